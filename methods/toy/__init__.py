@@ -1,0 +1,42 @@
+"""Toy experiments with known answers: the harness's own test fixtures and a template for
+a new paper package. Each returns numbers whose distribution is known in closed form, so
+a harness test can say exactly which verdict must come out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from repro.registry import Unavailable, experiment
+
+
+@experiment("toy_gaussian")
+def toy_gaussian(*, seed: int, device: str = "cpu", mean: float = 0.0, sd: float = 1.0,
+                 scale: float = 1.0, power: float = -2.0, noise: float = 0.0,
+                 fail_seed_index: int = -1, seed_offset: int = 0) -> dict:
+    """x ~ N(mean, sd²); y = scale·power-law value with multiplicative noise; a curve.
+
+    ``fail_seed_index`` >= 0 makes the unit whose seed is ``seed_offset + fail_seed_index``
+    raise, to test error handling (the harness passes seeds, not indices).
+    """
+    if sd < 0:
+        raise ValueError(f"sd must be >= 0, got {sd}")
+    if fail_seed_index >= 0 and seed == fail_seed_index + seed_offset:
+        raise RuntimeError("toy failure on purpose")
+    rng = np.random.default_rng(seed)
+    x = float(mean + sd * rng.standard_normal())
+    y = float(scale ** power * np.exp(noise * rng.standard_normal()))
+    return {"x": x, "y": y, "x_plus_one": x + 1.0, "curve": [x, x / 2, x / 4]}
+
+
+@experiment("toy_nan")
+def toy_nan(*, seed: int, device: str = "cpu", nan_on_odd: bool = True) -> dict:
+    """Returns NaN on odd seeds: the harness must call that an error."""
+    return {"x": float("nan") if (nan_on_odd and seed % 2) else 1.0}
+
+
+@experiment("toy_unavailable")
+def toy_unavailable(*, seed: int, device: str = "cpu", dataset: str = "imaginary") -> dict:
+    """Always missing data: the harness must report ``skipped`` with this reason."""
+    raise Unavailable(f"dataset {dataset!r} is not in the data directory; get it from "
+                      "https://example.org and put it under $REPRO_DATA_DIR")

@@ -1,0 +1,158 @@
+"""The ``repro`` command line: run, list, validate, report, schema.
+
+Exit codes: 0 every claim met its expectation, 1 some did not, 2 bad input (with
+file:line). Bad input never shows a traceback and never runs anything.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import ClaimError, MetricMissing
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Claims-as-tests reproduction harness for contrastive-learning papers.")
+
+EXIT_OK, EXIT_UNMET, EXIT_BAD = 0, 1, 2
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def claims_dir() -> Path:
+    return Path.cwd() / "claims"
+
+
+def resolve_claim(arg: str) -> Path:
+    """A claim path, or a claim id looked up in ./claims (with did-you-mean)."""
+    p = Path(arg)
+    if p.exists():
+        return p
+    cand = claims_dir() / f"{arg}.yaml"
+    if cand.exists():
+        return cand
+    known = sorted(q.stem for q in claims_dir().glob("*.yaml"))
+    close = difflib.get_close_matches(Path(arg).stem, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise FileNotFoundError(f"{arg}: no such claim file or claim id{hint}")
+
+
+@app.command()
+def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids"),
+        scale: str = typer.Option("default", help="smoke | default | paper"),
+        seeds: Optional[int] = typer.Option(None, min=1, help="override the number of seeds"),
+        jobs: int = typer.Option(1, min=1, help="local worker processes"),
+        device: str = typer.Option("auto", help="auto | cpu | cuda"),
+        no_cache: bool = typer.Option(False, "--no-cache", help="recompute every unit"),
+        results_dir: Optional[Path] = typer.Option(None, help="default: ./results"),
+        ) -> None:
+    """Run claims at a scale, print their check tables, write results/."""
+    from .results import console_table
+    from .runner import run_claim
+
+    code = EXIT_OK
+    for arg in claims:
+        try:
+            path = resolve_claim(arg)
+            res = run_claim(path, scale=scale, seeds=seeds, jobs=jobs, device=device,
+                            use_cache=not no_cache, results_root=results_dir)
+        except (ClaimError, MetricMissing, FileNotFoundError, ValueError) as e:
+            _err(str(e))
+            raise typer.Exit(EXIT_BAD) from None
+        r = res.record
+        print(f"\n{r['claim']['id']} — {r['claim']['title']}  [scale: {scale}, "
+              f"seeds: {r['seeds']}, device: {r['provenance']['device']}]")
+        print(console_table(r))
+        mark = "as expected" if res.met_expectation else f"EXPECTED {res.expect}"
+        t = r["timing"]
+        print(f"verdict: {res.verdict} ({mark}) · {t['total_s']:.1f} s "
+              f"({t['cached_units']}/{len(r['units'])} units from cache) · {res.json_path}")
+        if not res.met_expectation:
+            code = EXIT_UNMET
+    raise typer.Exit(code)
+
+
+def _validate_paths(paths: list[Path]) -> int:
+    from . import registry
+    from .schema import load_claim
+
+    bad = 0
+    for name, tb in registry.discover().items():
+        _err(f"{name}: methods package failed to import: {tb.strip().splitlines()[-1]}")
+        bad += 1
+    for p in paths:
+        try:
+            load_claim(p)
+            print(f"ok   {p}")
+        except ClaimError as e:
+            bad += 1
+            for prob in e.problems:
+                _err(f"FAIL {prob}")
+        except Exception as e:  # noqa: BLE001 - bad input must never show a traceback
+            bad += 1
+            _err(f"FAIL {p}: cannot validate: {type(e).__name__}: {e}")
+    return bad
+
+
+@app.command()
+def validate(paths: list[Path] = typer.Argument(None, help="default: every claims/*.yaml")) -> None:
+    """Validate claim files strictly (schema, experiment, params); runs nothing."""
+    paths = paths or sorted(claims_dir().glob("*.yaml"))
+    if not paths:
+        _err(f"no claim files found in {claims_dir()}")
+        raise typer.Exit(EXIT_BAD)
+    raise typer.Exit(EXIT_BAD if _validate_paths(paths) else EXIT_OK)
+
+
+@app.command("list")
+def list_claims(results_dir: Optional[Path] = typer.Option(None)) -> None:
+    """Every claim with its latest verdict per scale."""
+    from tabulate import tabulate
+
+    from .results import iter_records
+    from .schema import SCALES
+
+    latest: dict[tuple[str, str], str] = {}
+    for _, r in iter_records(results_dir):
+        latest[(r["claim"]["id"], r["scale"])] = r["verdict"]
+    rows = []
+    for p in sorted(claims_dir().glob("*.yaml")):
+        rows.append([p.stem, *[latest.get((p.stem, s), "—") for s in SCALES]])
+    print(tabulate(rows, headers=["claim", *SCALES]))
+
+
+@app.command()
+def report(results_dir: Optional[Path] = typer.Option(None)) -> None:
+    """Regenerate every results/<id>/<scale>.md and results/README.md from the JSON."""
+    from .fsutil import atomic_write_text
+    from .results import iter_records, markdown, write_summary
+
+    n = 0
+    for p, r in iter_records(results_dir):
+        atomic_write_text(p.with_suffix(".md"), markdown(r))
+        n += 1
+    out = write_summary(results_dir)
+    print(f"regenerated {n} claim pages and {out}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the claim-file JSON Schema."""
+    from .schema import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Run one unit, capturing everything: metrics, wall time, or the error and its traceback.
+
+A unit that raises, or returns a NaN/inf, becomes an ``error`` record (traceback kept);
+:class:`repro.registry.Unavailable` becomes ``skipped`` with its reason. Nothing here
+writes files: records go back to the driver, which alone writes cache and results.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+import traceback
+from typing import Any
+
+from . import registry
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch global RNGs (experiments should still use local ones)."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _check_metrics(metrics: Any) -> dict[str, Any]:
+    if not isinstance(metrics, dict):
+        raise TypeError(f"experiment returned {type(metrics).__name__}, expected a dict of metrics")
+    out: dict[str, Any] = {}
+    for k, v in metrics.items():
+        if isinstance(v, (list, tuple)):
+            vals = [float(x) for x in v]
+            if not all(math.isfinite(x) for x in vals):
+                raise FloatingPointError(f"metric {k!r} contains NaN/inf")
+            out[str(k)] = vals
+        else:
+            try:
+                x = float(v)
+            except (TypeError, ValueError):
+                raise TypeError(f"metric {k!r} is {type(v).__name__}, not a number") from None
+            if not math.isfinite(x):
+                raise FloatingPointError(f"metric {k!r} is {x}")
+            out[str(k)] = x
+    return out
+
+
+def run_unit(experiment: str, params: dict[str, Any], seed: int, device: str) -> dict[str, Any]:
+    """Execute one unit; always returns a record, never raises (except KeyboardInterrupt)."""
+    t0 = time.perf_counter()
+    try:
+        exp = registry.get(experiment)
+        seed_everything(seed)
+        metrics = _check_metrics(exp(params, seed, device))
+        return {"status": "ok", "metrics": metrics, "wall_s": time.perf_counter() - t0}
+    except registry.Unavailable as e:
+        return {"status": "skipped", "metrics": {}, "wall_s": time.perf_counter() - t0,
+                "error": str(e)}
+    except Exception as e:  # noqa: BLE001 - every failure becomes an error record
+        return {"status": "error", "metrics": {}, "wall_s": time.perf_counter() - t0,
+                "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}

@@ -1,0 +1,66 @@
+"""pytest plugin: every ``claims/*.yaml`` is a test that runs the claim at the smoke scale
+and passes when its verdict equals ``expect.smoke``; on failure it shows the check table.
+
+Units run on the CPU with a fresh cache and write their results into a temporary
+directory, so a test run never touches the committed ``results/``. Works under xdist.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("repro")
+    group.addoption("--repro-scale", default="smoke",
+                    help="scale at which claim files run as tests (default: smoke)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "claim: a claim file run as a test")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if file_path.suffix in (".yaml", ".yml") and file_path.parent.name == "claims":
+        return ClaimFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ClaimFile(pytest.File):
+    def collect(self):
+        item = ClaimItem.from_parent(self, name=self.path.stem)
+        item.add_marker("claim")
+        yield item
+
+
+class ClaimMismatch(Exception):
+    pass
+
+
+class ClaimItem(pytest.Item):
+    def runtest(self) -> None:
+        from .results import console_table
+        from .runner import run_claim
+
+        scale = self.config.getoption("--repro-scale")
+        tmp = Path(tempfile.mkdtemp(prefix=f"repro-{self.path.stem}-"))
+        res = run_claim(self.path, scale=scale, device="cpu", cache_root=tmp / "cache",
+                        results_root=tmp / "results", progress=False)
+        self.user_properties.append(("verdict", res.verdict))
+        if not res.met_expectation:
+            raise ClaimMismatch(
+                f"{self.path.name} at scale {scale}: verdict {res.verdict}, "
+                f"expected {res.expect}\n{console_table(res.record)}")
+
+    def repr_failure(self, excinfo, style=None):
+        from .errors import ClaimError, MetricMissing
+
+        if isinstance(excinfo.value, (ClaimMismatch, ClaimError, MetricMissing)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, 0, f"claim {self.path.stem}"

@@ -1,0 +1,125 @@
+"""Safe YAML loading that remembers where every key was written.
+
+Why not ``yaml.safe_load``: PyYAML follows YAML 1.1, where ``1e-4`` is a *string* and
+``no``/``off`` are booleans, and a duplicated key silently wins. Claim files are
+contracts, so we resolve numbers and booleans as YAML 1.2 does, reject duplicate keys,
+and keep a map from key path to line number so every error can name its line.
+No Python objects are ever constructed (SafeLoader base).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+Path_ = tuple[str | int, ...]
+
+_FLOAT_12 = re.compile(
+    r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_INT_12 = re.compile(r"^[-+]?[0-9]+$")
+_BOOL_12 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-schema scalars."""
+
+
+# Replace the YAML 1.1 implicit resolvers for bool/int/float with YAML 1.2 ones.
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in rs if tag not in (
+        "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for ch, rs in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL_12, list("tTfF"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", _INT_12, list("-+0123456789"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    return int(loader.construct_scalar(node))
+
+
+def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    return float(str(loader.construct_scalar(node)).replace(".inf", "inf").replace(
+        ".Inf", "inf").replace(".INF", "inf").replace(".nan", "nan").replace(
+        ".NaN", "nan").replace(".NAN", "nan"))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+
+
+class YamlProblem(Exception):
+    """Malformed YAML or a duplicate key; carries the 1-based line."""
+
+    def __init__(self, message: str, line: int | None, path: str = ""):
+        self.line = line
+        self.path = path
+        super().__init__(message)
+
+
+def _fmt(path: Path_) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _to_python(loader: _Loader, node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        out: dict[Any, Any] = {}
+        for knode, vnode in node.value:
+            key = loader.construct_object(knode, deep=True)
+            if not isinstance(key, (str, int, float, bool)):
+                raise YamlProblem("mapping keys must be plain scalars", knode.start_mark.line + 1,
+                                  _fmt(path))
+            key = str(key) if not isinstance(key, str) else key
+            if key in out:
+                raise YamlProblem(f"duplicate key {key!r}", knode.start_mark.line + 1,
+                                  _fmt(path + (key,)))
+            out[key] = _to_python(loader, vnode, path + (key,), lines)
+            lines[path + (key,)] = knode.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(loader, v, path + (i,), lines) for i, v in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:
+    """Parse ``text``; return (data, {key path tuple: 1-based line})."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[Path_, int] = {}
+        if node is None:
+            return None, lines
+        return _to_python(loader, node, (), lines), lines
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        msg = " ".join(str(x) for x in (e.context, e.problem) if x)
+        raise YamlProblem(f"malformed YAML: {msg}", mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as e:
+        raise YamlProblem(f"malformed YAML: {e}", None) from None
+    finally:
+        loader.dispose()
+
+
+def line_of(lines: dict[Path_, int], path: Path_) -> int | None:
+    """Line of ``path`` or of its nearest written ancestor."""
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+def format_path(path: Path_) -> str:
+    return _fmt(path)
