@@ -23,7 +23,7 @@ from .plan import Unit
 FORMAT = 1
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dir_digest(directory: str) -> str:
     h = hashlib.sha256()
     root = Path(directory)

@@ -14,8 +14,13 @@ class Progress:
         self.t0 = time.perf_counter()
         self._bar: Any = None
         if enabled and sys.stderr.isatty():
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as RichProgress
 
             self._bar = RichProgress("[bold]{task.description}", BarColumn(),
                                      MofNCompleteColumn(), TimeElapsedColumn(),

@@ -54,7 +54,7 @@ def collect(device: str, cwd: Path | None = None) -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_count": __import__("os").cpu_count(),
         "platform": platform.platform(),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "argv": sys.argv,
     }
     return info

@@ -29,9 +29,10 @@ import importlib
 import inspect
 import pkgutil
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HARNESS_PARAMS = ("seed", "device")
 

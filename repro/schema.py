@@ -286,6 +286,11 @@ def _semantic_problems(claim: Claim, stem: str | None) -> list[Problem]:
     for s in claim.expect:
         if s not in claim.scales:
             add(("expect", s), f"expectation for scale {s!r}, which the claim does not define")
+    for s in claim.scales:
+        sweep, spath = claim.sweep_for(s)
+        pts = [repr(sorted(p.items())) for p in sweep_points(sweep)]
+        if len(set(pts)) < len(pts):
+            add(spath, f"the sweep at scale {s!r} repeats a point (each point must be unique)")
     names = [c.name for c in claim.checks]
     for i, c in enumerate(claim.checks):
         if names.count(c.name) > 1:
@@ -310,6 +315,14 @@ def _semantic_problems(claim: Claim, stem: str | None) -> list[Problem]:
             if c.over is not None and c.over not in swept:
                 add(("checks", i, "over"), f"{c.over!r} is not swept at scale {s!r} "
                     f"(swept: {', '.join(sorted(swept)) or 'nothing'})")
+            elif c.over is not None:
+                vals = [p[c.over] for p in sweep_points(claim.sweep_for(s)[0]) if c.over in p]
+                if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in vals):
+                    add(("checks", i, "over"), f"{c.op} needs numbers along {c.over!r}, "
+                        f"got {vals!r} at scale {s!r}")
+                elif len(set(vals)) < 2:
+                    add(("checks", i, "over"), f"{c.op} needs at least two distinct values of "
+                        f"{c.over!r}, got {sorted(set(vals))} at scale {s!r}")
             for k in (c.where or {}):
                 if k not in swept:
                     add(("checks", i, "where", k), f"{k!r} is not swept at scale {s!r}")

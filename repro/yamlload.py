@@ -33,7 +33,8 @@ class _Loader(yaml.SafeLoader):
 # Replace the YAML 1.1 implicit resolvers for bool/int/float with YAML 1.2 ones.
 _Loader.yaml_implicit_resolvers = {
     ch: [(tag, rx) for tag, rx in rs if tag not in (
-        "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+        "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+        "tag:yaml.org,2002:timestamp")]
     for ch, rs in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL_12, list("tTfF"))
@@ -71,8 +72,15 @@ def _fmt(path: Path_) -> str:
     return out
 
 
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq",
+                                                   "map")}
+
+
 def _to_python(loader: _Loader, node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     lines[path] = node.start_mark.line + 1
+    if node.tag not in _PLAIN_TAGS:
+        raise YamlProblem(f"unsupported YAML tag {node.tag!r} (claim files hold plain data)",
+                          node.start_mark.line + 1, _fmt(path))
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
@@ -95,7 +103,12 @@ def _to_python(loader: _Loader, node: yaml.Node, path: Path_, lines: dict[Path_,
 
 def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:
     """Parse ``text``; return (data, {key path tuple: 1-based line})."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader rejects control characters here, before parsing
+    except yaml.reader.ReaderError as e:
+        line = text[: e.position].count("\n") + 1 if isinstance(e.position, int) else None
+        raise YamlProblem(f"malformed YAML: {e.reason} (character {e.character:#06x})",
+                          line) from None
     try:
         node = loader.get_single_node()
         lines: dict[Path_, int] = {}

@@ -40,3 +40,20 @@ def toy_unavailable(*, seed: int, device: str = "cpu", dataset: str = "imaginary
     """Always missing data: the harness must report ``skipped`` with this reason."""
     raise Unavailable(f"dataset {dataset!r} is not in the data directory; get it from "
                       "https://example.org and put it under $REPRO_DATA_DIR")
+
+
+@experiment("toy_slow")
+def toy_slow(*, seed: int, device: str = "cpu", delay: float = 0.3, mean: float = 0.0,
+             sd: float = 0.1) -> dict:
+    """Sleeps ``delay`` seconds, then x ~ N(mean, sd²): for interrupt/resume and pool tests."""
+    import time
+
+    time.sleep(delay)
+    rng = np.random.default_rng(seed)
+    return {"x": float(mean + sd * rng.standard_normal())}
+
+
+@experiment("toy_required")
+def toy_required(*, seed: int, device: str = "cpu", n: int, label: str = "a") -> dict:
+    """``n`` has no default, so a claim must set it: for the required-parameter check."""
+    return {"x": float(n), "seed_mod": float(seed % 7)}

@@ -1,0 +1,1 @@
+"""Paper method packages; each registers experiments with repro.registry."""

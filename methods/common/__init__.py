@@ -1,0 +1,1 @@
+"""Pieces several papers share: the InfoNCE losses, clustering scores and seed derivation."""
