@@ -46,9 +46,11 @@ class ClaimItem(pytest.Item):
         from .runner import run_claim
 
         scale = self.config.getoption("--repro-scale")
-        tmp = Path(tempfile.mkdtemp(prefix=f"repro-{self.path.stem}-"))
-        res = run_claim(self.path, scale=scale, device="cpu", cache_root=tmp / "cache",
-                        results_root=tmp / "results", progress=False)
+        with tempfile.TemporaryDirectory(prefix=f"repro-{self.path.stem}-",
+                                         ignore_cleanup_errors=True) as d:
+            tmp = Path(d)
+            res = run_claim(self.path, scale=scale, device="cpu", cache_root=tmp / "cache",
+                            results_root=tmp / "results", progress=False)
         self.user_properties.append(("verdict", res.verdict))
         if not res.met_expectation:
             raise ClaimMismatch(

@@ -28,7 +28,7 @@ ERROR = "error"
 SKIPPED = "skipped"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, ERROR, SKIPPED)
 # Among verdicts that are neither all-reproduced nor any-not-reproduced: worst first.
-_SEVERITY = {ERROR: 2, SKIPPED: 3, INCONCLUSIVE: 1, REPRODUCED: 0}
+_SEVERITY = {ERROR: 3, SKIPPED: 2, INCONCLUSIVE: 1, REPRODUCED: 0}
 
 
 @dataclass(frozen=True)
