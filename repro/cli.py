@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from .errors import ClaimError, MetricMissing
+from .errors import ClaimError, MetricMissing, UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Claims-as-tests reproduction harness for contrastive-learning papers.")
@@ -63,7 +63,7 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
             path = resolve_claim(arg)
             res = run_claim(path, scale=scale, seeds=seeds, jobs=jobs, device=device,
                             use_cache=not no_cache, results_root=results_dir)
-        except (ClaimError, MetricMissing, FileNotFoundError, ValueError) as e:
+        except (ClaimError, MetricMissing, FileNotFoundError, UsageError) as e:
             _err(str(e))
             raise typer.Exit(EXIT_BAD) from None
         r = res.record

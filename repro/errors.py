@@ -30,3 +30,7 @@ class ClaimError(Exception):
 
 class MetricMissing(Exception):
     """A check names a metric that the experiment does not return (found after the first unit)."""
+
+
+class UsageError(Exception):
+    """A command-line request that cannot be honoured (e.g. --device cuda without a GPU)."""

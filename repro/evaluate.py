@@ -104,18 +104,12 @@ def _evaluate_group(check: Check, members: list[dict[str, Any]], gpoint: dict[st
     for u in members:
         by_seed[u["seed_index"]].append(u)
     per_seed: list[float] = []
-    for _, us in sorted(by_seed.items()):
-        if check.op in SWEEP_OPS:
-            xs = [float(u["point"][check.over]) for u in us]
-            ys = [float(u["metrics"][check.metric]) for u in us]
-            if check.op == "loglog_slope":
-                s = ops.loglog_slope(xs, ys)
-            else:
-                s = ops.monotone_step(xs, ys, check.direction)
-        else:
-            (u,) = us
-            s = _pointwise(check, u["metrics"])
-        per_seed.append(s)
+    for si, us in sorted(by_seed.items()):
+        try:
+            per_seed.append(_seed_statistic(check, us))
+        except KeyError as e:
+            return {**base, "verdict": ERROR,
+                    "reason": f"seed#{si} at {gpoint or 'the only point'} returned no metric {e}"}
     iv = t_interval(per_seed)
     verdict = interval_verdict(iv, region)
     group = {**base, "per_seed": per_seed, "verdict": verdict,
@@ -125,6 +119,18 @@ def _evaluate_group(check: Check, members: list[dict[str, Any]], gpoint: dict[st
         group["reason"] = "non-finite statistic (NaN/inf) in: " + ", ".join(
             f"seed#{i}" for i, s in enumerate(per_seed) if not math.isfinite(s))
     return group
+
+
+def _seed_statistic(check: Check, us: list[dict[str, Any]]) -> float:
+    """One seed's statistic from its unit(s) in a group."""
+    if check.op in SWEEP_OPS:
+        xs = [float(u["point"][check.over]) for u in us]
+        ys = [float(u["metrics"][check.metric]) for u in us]
+        if check.op == "loglog_slope":
+            return ops.loglog_slope(xs, ys)
+        return ops.monotone_step(xs, ys, check.direction)
+    (u,) = us
+    return _pointwise(check, u["metrics"])
 
 
 def evaluate(claim: Claim, scale: str, units: list[dict[str, Any]]) -> list[dict[str, Any]]:

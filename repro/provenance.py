@@ -28,6 +28,16 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def code_root() -> Path:
+    """The checkout holding the method code (where the git commit is read from)."""
+    try:
+        import methods
+
+        return Path(methods.__path__[0]).resolve().parent
+    except (ImportError, IndexError):
+        return Path.cwd()
+
+
 def collect(device: str, cwd: Path | None = None) -> dict[str, Any]:
     import numpy
     import scipy
@@ -36,7 +46,7 @@ def collect(device: str, cwd: Path | None = None) -> dict[str, Any]:
 
     from . import __version__
 
-    cwd = cwd or Path.cwd()
+    cwd = cwd or code_root()
     commit = _git(["rev-parse", "HEAD"], cwd)
     status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
     info: dict[str, Any] = {

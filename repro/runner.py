@@ -14,7 +14,7 @@ from typing import Any
 
 from . import provenance
 from .cache import UnitCache, unit_key
-from .errors import ClaimError, Problem
+from .errors import ClaimError, Problem, UsageError
 from .evaluate import evaluate, verify_metrics
 from .executors import make_executor
 from .plan import Unit, plan
@@ -49,9 +49,9 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
+        raise UsageError("--device cuda asked for, but torch sees no CUDA device")
     if device not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {device!r} (auto, cpu or cuda)")
+        raise UsageError(f"unknown device {device!r} (auto, cpu or cuda)")
     return device
 
 
@@ -125,7 +125,7 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
         "units": rows,
         "timing": {"total_s": time.perf_counter() - t_start, "compute_s": compute,
                    "cached_units": sum(1 for r in rows if r.get("cached"))},
-        "provenance": provenance.collect(device, Path(path).resolve().parent),
+        "provenance": provenance.collect(device),
     }
     jpath = None
     if write:

@@ -47,7 +47,7 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:
     if n == 0:
         raise ValueError("no values")
     if not np.all(np.isfinite(x)):
-        return Interval(math.nan, math.nan, math.nan, n, "t")
+        return Interval(math.nan, math.nan, math.nan, n, f"t{int(level * 100)}")
     mean = float(x.mean())
     if n == 1:
         return Interval(mean, mean, mean, 1, "single seed")

@@ -76,8 +76,14 @@ _PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool",
                                                    "map")}
 
 
+MAX_NODES = 100_000  # a claim file is small; this stops alias bombs ("billion laughs")
+
+
 def _to_python(loader: _Loader, node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     lines[path] = node.start_mark.line + 1
+    if len(lines) > MAX_NODES:
+        raise YamlProblem(f"more than {MAX_NODES} values (alias expansion?); a claim file is "
+                          "small", node.start_mark.line + 1, _fmt(path))
     if node.tag not in _PLAIN_TAGS:
         raise YamlProblem(f"unsupported YAML tag {node.tag!r} (claim files hold plain data)",
                           node.start_mark.line + 1, _fmt(path))

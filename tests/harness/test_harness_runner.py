@@ -337,3 +337,33 @@ def test_public_api_run_claim(ws):
                           cache_root=ws.cache, results_root=ws.results)
     assert res.verdict == "reproduced"
     assert not math.isnan(res.record["checks"][0]["groups"][0]["interval"]["mean"])
+
+
+def test_metric_missing_in_a_later_unit_is_an_error_verdict():
+    """An experiment whose metrics differ between units yields ``error``, never a KeyError."""
+    from repro.evaluate import evaluate_check
+    from repro.schema import Check
+
+    check = Check(name="c", metric="x", op="at_least", ref=0.0, why="t")
+    units = [
+        {"point": {}, "seed_index": 0, "status": "ok", "metrics": {"x": 1.0}},
+        {"point": {}, "seed_index": 1, "status": "ok", "metrics": {"y": 1.0}},
+    ]
+    res = evaluate_check(check, units)
+    assert res["verdict"] == "error"
+    assert "no metric 'x'" in res["groups"][0]["reason"]
+
+
+def test_provenance_commit_comes_from_the_code_checkout(ws, tmp_path):
+    """A claim file outside the repository still records the code's commit."""
+    import subprocess
+
+    from repro.provenance import code_root
+
+    root = code_root()
+    assert (root / "methods").is_dir() and (root / "repro").is_dir()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                          text=True)
+    res = ws.run(ws.write(ws.claim()))
+    if head.returncode == 0:
+        assert res.record["provenance"]["git_commit"] == head.stdout.strip()

@@ -469,3 +469,23 @@ def test_cli_schema_prints_json():
     assert r.exit_code == 0
     s = json.loads(r.stdout)
     assert s["title"] == "repro claim file" and "checks" in s["properties"]
+
+
+def test_yaml_alias_bomb_is_rejected_quickly(tmp_path):
+    """A "billion laughs" file is refused with a line number instead of eating memory."""
+    import time
+
+    from repro.errors import ClaimError
+    from repro.schema import load_claim
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev = f"*a{i - 1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
+    p = tmp_path / "bomb.yaml"
+    p.write_text("\n".join(lines) + "\n")
+    t0 = time.perf_counter()
+    with pytest.raises(ClaimError) as e:
+        load_claim(p)
+    assert time.perf_counter() - t0 < 10
+    assert "alias" in str(e.value) and "bomb.yaml:" in str(e.value)
