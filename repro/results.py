@@ -113,8 +113,9 @@ def markdown(record: dict[str, Any]) -> str:
         "",
         f"**Scale:** `{record['scale']}` · **verdict: {record['verdict']}** "
         f"(expected: {record['expect']}) · seeds: {record['seeds']} · units: "
-        f"{len(record['units'])} · wall time: {record['timing']['total_s']:.1f} s "
-        f"(compute {record['timing']['compute_s']:.1f} s)",
+        f"{len(record['units'])} · this run: {record['timing']['total_s']:.1f} s "
+        f"({record['timing'].get('cached_units', 0)} units from cache) · sum of unit wall "
+        f"times: {record['timing'].get('units_wall_s', record['timing']['compute_s']):.1f} s",
         "",
         tabulate(check_rows(record), headers=HEADERS, tablefmt="github"),
         "",

@@ -124,6 +124,7 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
         "checks": checks,
         "units": rows,
         "timing": {"total_s": time.perf_counter() - t_start, "compute_s": compute,
+                   "units_wall_s": sum(r["wall_s"] for r in rows),
                    "cached_units": sum(1 for r in rows if r.get("cached"))},
         "provenance": provenance.collect(device),
     }
