@@ -39,6 +39,12 @@ def resolve_claim(arg: str) -> Path:
     if cand.exists():
         return cand
     known = sorted(q.stem for q in claims_dir().glob("*.yaml"))
+    # a short name: the unique claim id that ends with it (``tau_law`` -> spectral_tau_law)
+    suffix = [k for k in known if k.endswith(f"_{arg}")]
+    if len(suffix) == 1:
+        return claims_dir() / f"{suffix[0]}.yaml"
+    if len(suffix) > 1:
+        raise FileNotFoundError(f"{arg}: ambiguous claim name; one of {', '.join(suffix)}")
     close = difflib.get_close_matches(Path(arg).stem, known, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise FileNotFoundError(f"{arg}: no such claim file or claim id{hint}")

@@ -367,3 +367,20 @@ def test_provenance_commit_comes_from_the_code_checkout(ws, tmp_path):
     res = ws.run(ws.write(ws.claim()))
     if head.returncode == 0:
         assert res.record["provenance"]["git_commit"] == head.stdout.strip()
+
+
+def test_claim_names_resolve_by_id_and_unique_suffix(tmp_path, monkeypatch):
+    """`repro run tau_law` finds claims/spectral_tau_law.yaml; ambiguity and typos are errors."""
+    from repro import cli
+
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    for stem in ("spectral_tau_law", "gmm_noisy", "other_noisy"):
+        (claims / f"{stem}.yaml").write_text("id: x\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.resolve_claim("tau_law").name == "spectral_tau_law.yaml"
+    assert cli.resolve_claim("spectral_tau_law").name == "spectral_tau_law.yaml"
+    with pytest.raises(FileNotFoundError, match="ambiguous"):
+        cli.resolve_claim("noisy")
+    with pytest.raises(FileNotFoundError, match="did you mean spectral_tau_law"):
+        cli.resolve_claim("spectral_tau_lw")
