@@ -267,6 +267,197 @@ def test_tensor_temperature_gets_a_gradient():
     assert torch.isfinite(g)
 
 
+@pytest.mark.parametrize("similarity", ["dot", "cosine"])
+@pytest.mark.parametrize("tau", [0.01, 1e4])
+def test_float32_finite_at_extreme_temperatures_with_large_norms(similarity, tau):
+    """Rows of norm 1e4: dot logits reach 1e10 at tau = 0.01; still finite, as are gradients."""
+    g = torch.Generator().manual_seed(5)
+    z1 = (
+        1e4 * torch.nn.functional.normalize(torch.randn(32, 8, generator=g), dim=1)
+    ).requires_grad_()
+    z2 = (
+        1e4 * torch.nn.functional.normalize(torch.randn(32, 8, generator=g), dim=1)
+    ).requires_grad_()
+    for fn in (
+        lambda: info_nce(z1, z2, temperature=tau, similarity=similarity, symmetric=True),
+        lambda: nt_xent(z1, z2, temperature=tau, similarity=similarity),
+    ):
+        loss = fn()
+        g1, g2 = torch.autograd.grad(loss, (z1, z2))
+        assert torch.isfinite(loss) and torch.isfinite(g1).all() and torch.isfinite(g2).all()
+
+
+# ---- extreme temperatures, float64, against the loop references ----------------------------
+
+
+@pytest.mark.parametrize("tau", [0.01, 1e4])
+@pytest.mark.parametrize("similarity", ["dot", "cosine"])
+def test_extreme_temperatures_match_loop_reference(tau, similarity):
+    """Values and gradients at tau = 0.01 and 1e4 against autograd of the exp/sum/log loops.
+
+    The loops exponentiate directly, so the batch is kept where float64 exp cannot overflow
+    (|s| / tau < 700); that is a limit of the reference, not of the loss.
+    """
+    z1, z2 = _pair(5, 3, seed=17, scale=0.5)
+    z = torch.cat([z1, z2]).detach()
+    s = pairwise_similarity(z, z, similarity)
+    assert s.abs().max().item() / tau < 700
+    cases = [
+        (
+            lambda a, b: info_nce(a, b, temperature=tau, similarity=similarity),
+            lambda a, b: ref_info_nce(a, b, tau, similarity),
+        ),
+        (
+            lambda a, b: info_nce(a, b, temperature=tau, similarity=similarity, symmetric=True),
+            lambda a, b: ref_info_nce(a, b, tau, similarity, symmetric=True),
+        ),
+        (
+            lambda a, b: nt_xent(a, b, temperature=tau, similarity=similarity),
+            lambda a, b: ref_nt_xent(a, b, tau, similarity),
+        ),
+    ]
+    for ours, ref in cases:
+        got, want = _value_and_grads(ours, z1, z2), _value_and_grads(ref, z1, z2)
+        assert all(torch.isfinite(t).all() for t in got)
+        # at tau = 1e4 the gradients are O(1/tau): compare them relative to their own scale
+        for g_, w in zip(got, want, strict=True):
+            torch.testing.assert_close(g_, w, rtol=1e-9, atol=1e-12 * w.abs().max().item())
+
+
+@pytest.mark.parametrize("fn", ["info_nce", "nt_xent"])
+def test_tensor_temperature_gradient_matches_loop_reference(fn):
+    z1, z2 = _pair(4, 3, seed=23)
+    tau = torch.tensor(0.3, dtype=DT, requires_grad=True)
+    if fn == "info_nce":
+        ours = info_nce(z1, z2, temperature=tau, similarity="cosine", symmetric=True)
+        ref = ref_info_nce(z1, z2, tau, "cosine", symmetric=True)
+    else:
+        ours = nt_xent(z1, z2, temperature=tau, similarity="dot")
+        ref = ref_nt_xent(z1, z2, tau, "dot")
+    got = torch.autograd.grad(ours, (z1, z2, tau))
+    want = torch.autograd.grad(ref, (z1, z2, tau))
+    for g_, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g_, w, rtol=1e-10, atol=1e-12)
+
+
+def test_nt_xent_per_view_gradients_match_reference():
+    """reduction='none' with arbitrary upstream weights: the -inf self-logits get zero gradient
+    for any upstream gradient (nt_xent sets them outside autograd; this checks that is exact)."""
+    z1, z2 = _pair(4, 3, seed=29)
+    n = z1.shape[0]
+    w = torch.linspace(-1.0, 2.0, 2 * n, dtype=DT)
+    views = [z1[i] for i in range(n)] + [z2[i] for i in range(n)]
+    ref_terms = []
+    for i in range(2 * n):
+        num = torch.exp(_sim(views[i], views[(i + n) % (2 * n)], "cosine") / 0.2)
+        den = sum(
+            torch.exp(_sim(views[i], views[k], "cosine") / 0.2) for k in range(2 * n) if k != i
+        )
+        ref_terms.append(-torch.log(num / den))
+    ref = torch.stack(ref_terms)
+    ours = nt_xent(z1, z2, temperature=0.2, reduction="none")
+    torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12)
+    got = torch.autograd.grad((w * ours).sum(), (z1, z2))
+    want = torch.autograd.grad((w * ref).sum(), (z1, z2))
+    for g_, w_ in zip(got, want, strict=True):
+        torch.testing.assert_close(g_, w_, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("similarity", ["dot", "cosine"])
+def test_gradcheck_and_second_order(similarity):
+    """First and second derivatives (w.r.t. z1, z2 and a tensor tau) by finite differences,
+    so Hessian-vector products through either loss are also right."""
+    z1, z2 = _pair(3, 2, seed=41)
+    tau = torch.tensor(0.3, dtype=DT, requires_grad=True)
+    for fn in (
+        lambda a, b, t: nt_xent(a, b, temperature=t, similarity=similarity),
+        lambda a, b, t: info_nce(a, b, temperature=t, similarity=similarity, symmetric=True),
+    ):
+        assert torch.autograd.gradcheck(fn, (z1, z2, tau))
+        assert torch.autograd.gradgradcheck(fn, (z1, z2, tau))
+
+
+# ---- half precision (CPU) -------------------------------------------------------------------
+
+# unit roundoff u: bfloat16 keeps 8 significant bits, float16 11
+_UNIT_ROUNDOFF = {torch.bfloat16: 2.0**-8, torch.float16: 2.0**-11}
+
+
+def _half_cases(tau, similarity):
+    return [
+        lambda a, b: info_nce(a, b, temperature=tau, similarity=similarity),
+        lambda a, b: info_nce(a, b, temperature=tau, similarity=similarity, symmetric=True),
+        lambda a, b: nt_xent(a, b, temperature=tau, similarity=similarity),
+    ]
+
+
+def _half_or_skip(dtype, fn, *args):
+    try:
+        return fn(*args)
+    except (RuntimeError, NotImplementedError) as exc:  # a missing CPU kernel for this dtype
+        if "Half" in str(exc) or "BFloat16" in str(exc) or "not implemented" in str(exc):
+            pytest.skip(f"CPU kernel missing for {dtype}: {exc}")
+        raise
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("similarity", ["dot", "cosine"])
+@pytest.mark.parametrize("tau", [0.01, 0.1, 1.0])
+def test_half_precision_matches_float64(dtype, similarity, tau):
+    """Loss (float32 out) and gradients (input dtype) of half inputs vs float64 on the same values.
+
+    Tolerance, from where the error comes from: the only half-precision arithmetic is the
+    normalisation and the similarity matmul, so each logit s/tau carries an error of a few
+    unit roundoffs of |s| divided by tau, <= 3 u max|s| / tau; a per-anchor cross-entropy is
+    2-Lipschitz in the max-norm of its logits, so |loss error| <= 6 u max|s| / tau. Gradients
+    (first order): relative max-norm error ~ logit error + rounding of the half backward
+    matmuls, bounded by 8 u (1 + max|s| / tau) and tested at tau >= 0.1 where that is < 1/2
+    (bfloat16 dot at tau = 0.1 is left out by that rule). Not at tau = 0.01: there a bfloat16
+    logit is uncertain by ~0.4, and float16 gradients of O(1e-5) underflow without loss
+    scaling (documented in the module).
+    """
+    u = _UNIT_ROUNDOFF[dtype]
+    g = torch.Generator().manual_seed(31)
+    # rows of norm ~1, so dot similarities are O(1) like cosine ones
+    z1 = torch.randn(24, 16, generator=g, dtype=DT) / 4
+    z2 = z1 + 0.5 * torch.randn(24, 16, generator=g, dtype=DT) / 4
+    z1, z2 = z1.to(dtype), z2.to(dtype)  # round the inputs once; compare on identical values
+    z = torch.cat([z1, z2]).to(DT)
+    s_max = pairwise_similarity(z, z, similarity).abs().max().item()
+    loss_tol = 6 * u * s_max / tau
+    grad_rtol = 8 * u * (1 + s_max / tau)
+    for fn in _half_cases(tau, similarity):
+        a, b = z1.clone().requires_grad_(), z2.clone().requires_grad_()
+        loss, ga, gb = _half_or_skip(dtype, _value_and_grads, fn, a, b)
+        want, wa, wb = _value_and_grads(fn, z1.to(DT).requires_grad_(), z2.to(DT).requires_grad_())
+        assert loss.dtype == torch.float32 and ga.dtype == gb.dtype == dtype
+        assert torch.isfinite(loss) and torch.isfinite(ga).all() and torch.isfinite(gb).all()
+        assert abs(loss.double().item() - want.item()) <= loss_tol
+        if tau >= 0.1 and grad_rtol < 0.5:
+            got_g, want_g = torch.cat([ga, gb]).to(DT), torch.cat([wa, wb])
+            err = (got_g - want_g).abs().max().item() / want_g.abs().max().item()
+            assert err <= grad_rtol, (err, grad_rtol)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_logits_do_not_overflow(dtype):
+    """Dot similarities of ~900 at tau = 0.01 are logits of ~9e4: beyond float16's 65504, so
+    they would be inf if divided in half precision. Upcasting first keeps loss and grads finite
+    and the loss close to float64."""
+    g = torch.Generator().manual_seed(37)
+    z1 = 30 * torch.nn.functional.normalize(torch.randn(16, 8, generator=g, dtype=DT), dim=1)
+    z2 = z1 + 0.3 * torch.randn(16, 8, generator=g, dtype=DT)
+    z1, z2 = z1.to(dtype), z2.to(dtype)
+    s_max = pairwise_similarity(z1.to(DT), z2.to(DT)).abs().max().item()
+    assert s_max / 0.01 > torch.finfo(torch.float16).max
+    for fn in _half_cases(0.01, "dot"):
+        a, b = z1.clone().requires_grad_(), z2.clone().requires_grad_()
+        loss, ga, gb = _half_or_skip(dtype, _value_and_grads, fn, a, b)
+        assert torch.isfinite(loss) and torch.isfinite(ga).all() and torch.isfinite(gb).all()
+        want = fn(z1.to(DT), z2.to(DT))
+        assert abs(loss.double().item() - want.item()) <= 6 * _UNIT_ROUNDOFF[dtype] * s_max / 0.01
+
+
 # ---- errors -------------------------------------------------------------------------------
 
 
