@@ -79,31 +79,49 @@ def plot_record(record: dict[str, Any], path: Path) -> bool:
 
 
 def _loglog_panel(ax: Any, c: dict[str, Any], units: list[dict[str, Any]]) -> None:
+    """Metric vs the swept parameter on log-log axes, one colour per sweep group: the
+    geometric mean over seeds with its 95% t-band, the fitted slope, and the reference
+    slope (the paper's figure when the check gives one, else the check's target)."""
     import numpy as np
 
+    from .verdicts import t_interval
+
     over, metric = c["over"], c["metric"]
-    ok = [u for u in units if u["status"] == "ok" and over in u["point"]]
-    seeds = sorted({u["seed_index"] for u in ok})
-    xs_all = sorted({float(u["point"][over]) for u in ok})
-    for si in seeds:
-        pts = sorted((float(u["point"][over]), u["metrics"][metric]) for u in ok
-                     if u["seed_index"] == si)
-        ax.loglog([p[0] for p in pts], [p[1] for p in pts], color="grey", alpha=0.4, lw=0.8)
-    if ok and xs_all:
-        ys = np.array([[u["metrics"][metric] for u in ok if float(u["point"][over]) == x]
-                       for x in xs_all], dtype=object)
-        med = [float(np.median(np.array(y, dtype=float))) for y in ys]
-        ax.loglog(xs_all, med, "o", color="tab:blue", label="median over seeds")
-        g = c["groups"][0]
+    paper = c.get("paper")
+    ref_slope = float(paper) if isinstance(paper, (int, float)) else (
+        (c["region"][0] + c["region"][1]) / 2)
+    colours = iter(["tab:blue", "tab:orange", "tab:purple", "tab:brown", "tab:cyan",
+                    "tab:olive"])
+    for gi, g in enumerate(c["groups"]):
+        colour = next(colours, "black")
+        members = [u for u in units if u["status"] == "ok" and over in u["point"]
+                   and all(u["point"].get(k) == v for k, v in g["point"].items())]
+        xs = sorted({float(u["point"][over]) for u in members})
+        if len(xs) < 2:
+            continue
+        centre, lo, hi = [], [], []
+        for x in xs:
+            logs = [math.log(u["metrics"][metric]) for u in members
+                    if float(u["point"][over]) == x and u["metrics"][metric] > 0]
+            if not logs:
+                centre.append(math.nan), lo.append(math.nan), hi.append(math.nan)
+                continue
+            iv = t_interval(logs)
+            centre.append(math.exp(iv.mean)), lo.append(math.exp(iv.lo)), hi.append(
+                math.exp(iv.hi))
+        label = point_text(g["point"]) if g["point"] else metric
+        ax.fill_between(xs, lo, hi, color=colour, alpha=0.2, lw=0)
+        ax.loglog(xs, centre, "o", ms=3, color=colour, label=f"{label} (95% band)")
         if g.get("interval"):
             slope = g["interval"]["mean"]
-            x0, y0 = xs_all[0], med[0]
-            ax.loglog(xs_all, [y0 * (x / x0) ** slope for x in xs_all], color="tab:blue",
-                      label=f"fit slope {slope:.3g}")
-            target = (c["region"][0] + c["region"][1]) / 2
-            ax.loglog(xs_all, [y0 * (x / x0) ** target for x in xs_all], "--", color="tab:red",
-                      label=f"reference slope {target:.3g}")
+            lx = np.log(np.array(xs))
+            ly = np.log(np.array(centre))
+            x0, y0 = float(np.exp(lx.mean())), float(np.exp(np.nanmean(ly)))
+            ax.loglog(xs, [y0 * (x / x0) ** slope for x in xs], "-", lw=1, color=colour,
+                      label=f"fit slope {slope:.3f}")
+            ax.loglog(xs, [y0 * (x / x0) ** ref_slope for x in xs], ":", lw=1.2,
+                      color="tab:red", label=f"slope {ref_slope:g}" if gi == 0 else None)
     ax.set_xlabel(over)
     ax.set_ylabel(metric)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=6)
     ax.set_title(f"{c['name']}: log-log", fontsize=9)

@@ -36,6 +36,19 @@ class ClaimFile(pytest.File):
         yield item
 
 
+def _share_cores_with_other_workers() -> None:
+    """Under pytest-xdist, give each worker its share of the cores: torch's default of one
+    thread per core in every worker oversubscribes the CPU (seen here: 1.5 s units taking
+    30 s with two workers on two cores)."""
+    import os
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
 class ClaimMismatch(Exception):
     pass
 
@@ -46,6 +59,7 @@ class ClaimItem(pytest.Item):
         from .runner import run_claim
 
         scale = self.config.getoption("--repro-scale")
+        _share_cores_with_other_workers()
         with tempfile.TemporaryDirectory(prefix=f"repro-{self.path.stem}-",
                                          ignore_cleanup_errors=True) as d:
             tmp = Path(d)
