@@ -48,7 +48,10 @@ def collect(device: str, cwd: Path | None = None) -> dict[str, Any]:
 
     cwd = cwd or code_root()
     commit = _git(["rev-parse", "HEAD"], cwd)
-    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
+    # "dirty" means code or claims differ from the commit; result files written by runs
+    # (results/) do not count, or every run after the first would read as dirty.
+    status = _git(["status", "--porcelain", "--untracked-files=no", "--", ".",
+                   ":(exclude)results"], cwd)
     info: dict[str, Any] = {
         "git_commit": commit,
         "git_dirty": bool(status) if status is not None else None,
