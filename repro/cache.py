@@ -1,9 +1,10 @@
 """Content-addressed cache of unit results.
 
-The key hashes everything a unit's numbers depend on: the experiment's name and the
-source of its paper package and of ``methods/common``, the resolved params, the seed,
-the scale, the device kind and the torch/numpy versions. Editing one paper's code
-invalidates that paper's units only. Entries are written atomically and carry a
+The key hashes everything a unit's numbers depend on: the experiment's name, the
+source of its paper package and of the shared modules it imports (``methods/common/...``,
+followed transitively), the resolved params, the seed, the scale, the device kind and the
+torch/numpy versions. Editing one paper's code, or a shared module only some papers use,
+invalidates those units only. Entries are written atomically and carry a
 checksum; a corrupt or truncated entry is reported and recomputed, never trusted.
 """
 
@@ -37,14 +38,81 @@ def _dir_digest(directory: str) -> str:
     return h.hexdigest()
 
 
-def source_fingerprint(experiment: str) -> str:
-    """Hash of the experiment's package sources plus the shared ``methods/common``."""
-    exp = registry.get(experiment)
-    parts = [_dir_digest(str(registry.package_dir(exp.package)))]
+def _shared_imports(source: str, module: str, is_package: bool, exclude: str) -> set[str]:
+    """``methods.*`` modules outside the package ``exclude`` that ``source`` (the text of
+    ``module``) imports, relative imports resolved."""
+    import ast
+
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import: resolve against the importing module
+                parts = module.split(".")
+                base = parts[: len(parts) - node.level + (1 if is_package else 0)]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            names = [name] + [f"{name}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        for n in names:
+            if n.startswith("methods.") and not n.startswith(exclude + ".") and n != exclude:
+                out.add(n)
+    return out
+
+
+def _module_file(name: str) -> Path | None:
+    import importlib.util
+
     try:
-        parts.append(_dir_digest(str(registry.package_dir("methods.common"))))
-    except ImportError:
-        pass
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    return Path(spec.origin)
+
+
+def shared_modules(package: str) -> dict[str, Path]:
+    """The shared modules (e.g. ``methods.common.infonce``) a paper package imports,
+    followed transitively: module name -> file."""
+    pkg_dir = registry.package_dir(package)
+    todo: list[str] = []
+    for f in sorted(pkg_dir.rglob("*.py")):
+        rel = f.relative_to(pkg_dir).with_suffix("")
+        mod = ".".join([package, *rel.parts]).removesuffix(".__init__")
+        todo.extend(_shared_imports(f.read_text(encoding="utf-8"), mod,
+                                    is_package=f.name == "__init__.py", exclude=package))
+    seen: dict[str, Path] = {}
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = _module_file(name)
+        if path is None:
+            continue
+        seen[name] = path
+        todo.extend(_shared_imports(path.read_text(encoding="utf-8"), name,
+                                    is_package=path.name == "__init__.py", exclude=package))
+    return seen
+
+
+@functools.cache
+def _shared_digest(package: str) -> str:
+    """Hash of the shared modules a package uses, so that editing one shared module
+    invalidates only the papers that use it."""
+    h = hashlib.sha256()
+    for name, path in sorted(shared_modules(package).items()):
+        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def source_fingerprint(experiment: str) -> str:
+    """Hash of the experiment's package sources plus the shared modules it imports."""
+    exp = registry.get(experiment)
+    parts = [_dir_digest(str(registry.package_dir(exp.package))), _shared_digest(exp.package)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 

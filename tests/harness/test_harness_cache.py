@@ -114,17 +114,21 @@ def test_dir_digest_tracks_python_sources_only(tmp_path):
     _dir_digest.cache_clear()
 
 
-def test_source_fingerprint_covers_package_and_common(tmp_path, monkeypatch):
+def test_source_fingerprint_covers_package_and_the_shared_modules_it_imports(tmp_path,
+                                                                             monkeypatch):
     dirs = {name: tmp_path / name for name in ("toy", "common", "other")}
     for d in dirs.values():
         d.mkdir()
         (d / "__init__.py").write_text(f"# {d.name}\n")
-    mapping = {"methods.toy": dirs["toy"], "methods.common": dirs["common"],
-               "methods.other": dirs["other"]}
+    mapping = {"methods.toy": dirs["toy"], "methods.other": dirs["other"]}
     monkeypatch.setattr(cache_mod.registry, "package_dir", lambda pkg: mapping[pkg])
+    # the toy package "imports" one shared module: methods/common/__init__.py here
+    monkeypatch.setattr(cache_mod, "shared_modules",
+                        lambda pkg: {"methods.common": dirs["common"] / "__init__.py"})
 
     def fp() -> str:
         _dir_digest.cache_clear()
+        cache_mod._shared_digest.cache_clear()
         return source_fingerprint("toy_gaussian")
 
     base = fp()
@@ -137,6 +141,7 @@ def test_source_fingerprint_covers_package_and_common(tmp_path, monkeypatch):
     (dirs["toy"] / "__init__.py").write_text("# this paper edited\n")
     assert fp() not in (base, after_common)
     _dir_digest.cache_clear()
+    cache_mod._shared_digest.cache_clear()
 
 
 def _single_entry_run(ws):
@@ -225,3 +230,31 @@ def test_process_pool_matches_serial(ws, unit_metrics):
     assert unit_metrics(pooled.record) == unit_metrics(serial.record)
     assert pooled.record["checks"] == serial.record["checks"]
     assert pooled.verdict == serial.verdict == "reproduced"
+
+
+def test_shared_imports_resolve_absolute_and_relative_imports():
+    from repro.cache import _shared_imports
+
+    src = ("from . import experiments\nfrom .data import x\n"
+           "from methods.common.infonce import info_nce\nimport methods.common.seeding\n")
+    got = _shared_imports(src, "methods.paper", is_package=True, exclude="methods.paper")
+    assert {"methods.common.infonce", "methods.common.seeding"} <= got
+    assert not any(n.startswith("methods.paper") for n in got)
+    # inside a shared module, its sibling imports are followed
+    got = _shared_imports("from .seeding import numpy_rng\n", "methods.common.infonce",
+                          is_package=False, exclude="methods.paper")
+    assert "methods.common.seeding" in got
+
+
+def test_a_shared_module_invalidates_only_the_papers_that_import_it():
+    """The GMM package does not use infonce_grad, so editing it must not touch GMM units."""
+    from repro import registry
+    from repro.cache import shared_modules
+
+    registry.discover()
+    gmm = shared_modules("methods.gmm_infonce")
+    spectral = shared_modules("methods.spectral_bounds")
+    assert "methods.common.infonce" in gmm and "methods.common.seeding" in gmm
+    assert "methods.common.infonce_grad" not in gmm
+    assert "methods.common.infonce_grad" in spectral
+    assert shared_modules("methods.toy") == {}
