@@ -70,11 +70,19 @@ def region_text(check: dict[str, Any]) -> str:
 def ours_text(check: dict[str, Any], group: dict[str, Any]) -> str:
     iv = group.get("interval")
     if not iv:
-        return group.get("reason", "")[:80] or "—"
+        return _shorten(group.get("reason", ""), 110) or "—"
     s = shift(check)
     if iv["n"] == 1:
         return f"{fmt(iv['mean'] + s)} (1 seed)"
     return f"{fmt(iv['mean'] + s)} [{fmt(iv['lo'] + s)}, {fmt(iv['hi'] + s)}]"
+
+
+def _shorten(text: str, width: int) -> str:
+    """One line of at most ``width`` characters, cut at a word boundary."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    return text[: width - 1].rsplit(" ", 1)[0] + " …"
 
 
 def point_text(point: dict[str, Any]) -> str:
