@@ -50,6 +50,20 @@ def verify_metrics(claim: Claim, scale: str, metrics: dict[str, Any]) -> None:
                     f"metric {name!r} is a list, checks need a number")
 
 
+def verify_plot_metrics(claim: Claim, metrics: dict[str, Any]) -> None:
+    """Raise MetricMissing (with file:line) if a plot names a metric the unit did not return."""
+    import difflib
+
+    for i, p in enumerate(claim.plots):
+        for name in [p.x, *p.y]:
+            if name not in metrics:
+                close = difflib.get_close_matches(name, list(metrics), n=2, cutoff=0.6)
+                hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+                raise MetricMissing(
+                    f"{claim.source}:{claim.line('plots', i)}: plots[{i}] ({p.name}): "
+                    f"experiment {claim.experiment!r} returns no metric {name!r}{hint}")
+
+
 def _value(metrics: dict[str, Any], ref: str | float) -> float:
     return float(ref) if not isinstance(ref, str) else float(metrics[ref])
 

@@ -17,7 +17,8 @@ _COLOURS = {"reproduced": "tab:green", "not_reproduced": "tab:red",
 def plot_record(record: dict[str, Any], path: Path) -> bool:
     """Draw the record's checks into ``path``; False when there is nothing to draw."""
     checks = [c for c in record["checks"] if any(g.get("interval") for g in c["groups"])]
-    if not checks:
+    specs = record["claim"].get("plots") or []
+    if not checks and not specs:
         return False
     import io
 
@@ -27,7 +28,7 @@ def plot_record(record: dict[str, Any], path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     slope_checks = [c for c in checks if c["op"] == "loglog_slope"]
-    n = len(checks) + len(slope_checks)
+    n = len(checks) + len(slope_checks) + len(specs)
     ncols = min(3, n)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False)
@@ -67,6 +68,9 @@ def plot_record(record: dict[str, Any], path: Path) -> bool:
         ax = flat[k]
         k += 1
         _loglog_panel(ax, c, record["units"])
+    for spec in specs:
+        _metric_panel(flat[k], spec, record["units"])
+        k += 1
     for ax in flat[n:]:
         ax.axis("off")
     fig.suptitle(f"{record['claim']['id']} ({record['scale']}): {record['verdict']}", fontsize=10)
@@ -125,3 +129,34 @@ def _loglog_panel(ax: Any, c: dict[str, Any], units: list[dict[str, Any]]) -> No
     ax.set_ylabel(metric)
     ax.legend(fontsize=6)
     ax.set_title(f"{c['name']}: log-log", fontsize=9)
+
+
+def _metric_panel(ax: Any, spec: dict[str, Any], units: list[dict[str, Any]]) -> None:
+    """A claim-declared figure: y metrics against an x metric, one curve (list metrics) or
+    one point (scalar metrics) per unit, one colour per y metric."""
+    colours = ["tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
+    ok = [u for u in units if u["status"] == "ok" and spec["x"] in u["metrics"]]
+    for j, name in enumerate(spec["y"]):
+        colour = colours[j % len(colours)]
+        first = True
+        for u in ok:
+            x, y = u["metrics"][spec["x"]], u["metrics"].get(name)
+            if y is None:
+                continue
+            xs = x if isinstance(x, list) else [x]
+            ys = y if isinstance(y, list) else [y]
+            if len(xs) != len(ys):
+                continue
+            label = name if first else None
+            if spec.get("kind") == "scatter" or len(xs) == 1:
+                ax.scatter(xs, ys, s=10, color=colour, alpha=0.6, label=label)
+            else:
+                ax.plot(xs, ys, color=colour, alpha=0.5, lw=0.9, label=label)
+            first = False
+    if spec.get("logx"):
+        ax.set_xscale("log")
+    if spec.get("logy"):
+        ax.set_yscale("log")
+    ax.set_xlabel(spec["x"], fontsize=8)
+    ax.legend(fontsize=7)
+    ax.set_title(spec.get("title") or spec["name"], fontsize=9)

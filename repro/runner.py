@@ -15,7 +15,7 @@ from typing import Any
 from . import provenance
 from .cache import UnitCache, unit_key
 from .errors import ClaimError, Problem, UsageError
-from .evaluate import evaluate, verify_metrics
+from .evaluate import evaluate, verify_metrics, verify_plot_metrics
 from .executors import make_executor
 from .plan import Unit, plan
 from .progress import Progress
@@ -151,6 +151,7 @@ def _verify_first(claim: Claim, scale: str, records) -> bool:
     for r in records:
         if r is not None and r["status"] == "ok":
             verify_metrics(claim, scale, r["metrics"])
+            verify_plot_metrics(claim, r["metrics"])
             return True
     return False
 

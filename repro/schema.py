@@ -86,6 +86,19 @@ class Check(_Strict):
         return self.scales is None or scale in self.scales
 
 
+class PlotSpec(_Strict):
+    """A figure drawn from metrics the experiment returns (list-valued: one curve per unit;
+    scalars: one point per unit), beside the check panels."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["line", "scatter"] = "line"
+    x: str = Field(description="metric on the x axis")
+    y: list[str] = Field(min_length=1, description="metrics on the y axis")
+    logx: bool = False
+    logy: bool = False
+    title: str | None = None
+
+
 class Claim(_Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     title: str
@@ -98,6 +111,7 @@ class Claim(_Strict):
     seeds: int = Field(3, ge=1)
     checks: list[Check] = Field(min_length=1)
     expect: dict[ScaleName, Verdict]
+    plots: list[PlotSpec] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     notes: str | None = None
 
@@ -167,10 +181,11 @@ def _unknown_keys(data: dict[str, Any]) -> list[tuple[tuple, str]]:
         for s in expect:
             if s not in SCALES:
                 out.append((("expect", s), f"unknown scale {s!r}{_did_you_mean(s, SCALES)}"))
-    checks = data.get("checks")
-    if isinstance(checks, list):
-        for i, c in enumerate(checks):
-            scan(c, Check, ("checks", i))
+    for section, model in (("checks", Check), ("plots", PlotSpec)):
+        items = data.get(section)
+        if isinstance(items, list):
+            for i, c in enumerate(items):
+                scan(c, model, (section, i))
     return out
 
 

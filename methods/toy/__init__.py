@@ -26,7 +26,8 @@ def toy_gaussian(*, seed: int, device: str = "cpu", mean: float = 0.0, sd: float
     rng = np.random.default_rng(seed)
     x = float(mean + sd * rng.standard_normal())
     y = float(scale ** power * np.exp(noise * rng.standard_normal()))
-    return {"x": x, "y": y, "x_plus_one": x + 1.0, "curve": [x, x / 2, x / 4]}
+    return {"x": x, "y": y, "x_plus_one": x + 1.0, "curve": [x, x / 2, x / 4],
+            "curve_t": [1.0, 2.0, 3.0]}
 
 
 @experiment("toy_nan")

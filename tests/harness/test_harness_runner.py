@@ -384,3 +384,19 @@ def test_claim_names_resolve_by_id_and_unique_suffix(tmp_path, monkeypatch):
         cli.resolve_claim("noisy")
     with pytest.raises(FileNotFoundError, match="did you mean spectral_tau_law"):
         cli.resolve_claim("spectral_tau_lw")
+
+
+def test_declared_plots_are_validated_drawn_and_checked_for_metrics(ws):
+    """`plots:` entries are strict (did-you-mean), their metrics must exist, and they are drawn."""
+    from repro.errors import ClaimError, MetricMissing
+    from repro.schema import load_claim
+
+    plot = {"name": "curve", "kind": "line", "x": "curve_t", "y": ["curve"], "logy": False}
+    res = ws.run(ws.write(ws.claim(plots=[plot])))
+    png = ws.results / "toy_claim" / "smoke.png"
+    assert res.verdict == "reproduced" and png.exists() and png.stat().st_size > 1000
+
+    with pytest.raises(ClaimError, match="did you mean 'logy'"):
+        load_claim(ws.write(ws.claim(plots=[{**plot, "log_y": True}])))
+    with pytest.raises(MetricMissing, match=r"plots\[0\].*'curv'.*did you mean 'curve'"):
+        ws.run(ws.write(ws.claim(plots=[{**plot, "y": ["curv"]}])), use_cache=False)
