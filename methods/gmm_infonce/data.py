@@ -19,6 +19,8 @@ import numpy as np
 from scipy import linalg
 from scipy.special import log_softmax
 
+from methods.common.linalg import random_rotation
+
 BASE_SPECTRUM = (25.0, 25.0, 25.0, 4.0, 0.25)  # head of Sigma's eigenvalues; the rest are 1
 
 
@@ -114,12 +116,6 @@ class GaussianMixture:
         other = rng.choice(self.components, size=n, p=self.weights)
         c_plus = np.where(keep, c, other)
         return x, self.sample_given(c_plus, rng), c, c_plus
-
-
-def random_rotation(dim: int, rng: np.random.Generator) -> np.ndarray:
-    """Haar-distributed (dim, dim) orthogonal matrix (QR of a Gaussian matrix with sign fix)."""
-    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
-    return q * np.sign(np.diag(r))
 
 
 def make_gmm(

@@ -10,13 +10,14 @@ Each seed draws its own instance; every random consumer has its own named child 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
 from methods.common.clustering import kmeans_scores
 from methods.common.infonce import SIMILARITIES
+from methods.common.params import is_int as _is_int
+from methods.common.params import is_real as _is_real
+from methods.common.params import require as _require
 from methods.common.seeding import child_seed, numpy_rng, torch_generator
 from repro.registry import Unavailable, experiment
 
@@ -25,23 +26,6 @@ from .subspace import lda_directions, pca_directions, subspace_distance
 from .train import LR_SCHEDULES, block_means, train_linear_infonce
 
 CURVE_POINTS = 50
-
-
-def _require(ok: bool, name: str, message: str, value) -> None:
-    if not ok:
-        raise ValueError(f"parameter {name!r} {message}, got {value!r}")
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_real(v) -> bool:
-    return (
-        isinstance(v, (int, float, np.integer, np.floating))
-        and not isinstance(v, bool)
-        and math.isfinite(v)
-    )
 
 
 def _check_device(device: str) -> None:

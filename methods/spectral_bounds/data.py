@@ -25,13 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from methods.common.linalg import random_rotation
+
 CLOUDS = ("isotropic", "anisotropic", "noncentred")
-
-
-def random_rotation(dim: int, rng: np.random.Generator) -> np.ndarray:
-    """Haar-distributed (dim, dim) orthogonal matrix (QR of a Gaussian matrix, sign-fixed)."""
-    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
-    return q * np.sign(np.diag(r))
 
 
 def geometric_stds(dim: int, ratio: float) -> np.ndarray:

@@ -33,6 +33,9 @@ from methods.common.infonce_grad import (
     spectral_band,
     zca_whiten,
 )
+from methods.common.params import is_int as _is_int
+from methods.common.params import is_real as _is_real
+from methods.common.params import require as _require
 from methods.common.seeding import numpy_rng, torch_generator
 from repro.registry import Unavailable, experiment
 
@@ -50,23 +53,6 @@ DT = torch.float64
 
 
 # ---- parameter checks ---------------------------------------------------------------------
-
-
-def _require(ok: bool, name: str, message: str, value) -> None:
-    if not ok:
-        raise ValueError(f"parameter {name!r} {message}, got {value!r}")
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_real(v) -> bool:
-    return (
-        isinstance(v, (int, float, np.integer, np.floating))
-        and not isinstance(v, bool)
-        and math.isfinite(v)
-    )
 
 
 def _int_at_least(name: str, v, low: int) -> None:
