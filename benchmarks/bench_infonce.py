@@ -44,6 +44,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from methods.common.infonce import nt_xent  # noqa: E402
+from repro.provenance import cpu_model
 
 try:
     import pytorch_metric_learning
@@ -173,16 +174,6 @@ def compare(fn, z1, z2, tau, similarity, ref_loss, ref_grad):
 def step(fn, z1, z2, tau):
     z1.grad = z2.grad = None
     fn(z1, z2, tau).backward()
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def git_state() -> dict:
