@@ -36,6 +36,7 @@ from methods.common.infonce_grad import (
 from methods.common.params import is_int as _is_int
 from methods.common.params import is_real as _is_real
 from methods.common.params import require as _require
+from methods.common.probes import ridge_probe_accuracy
 from methods.common.seeding import numpy_rng, torch_generator
 from repro.registry import Unavailable, experiment
 
@@ -44,7 +45,6 @@ from .samplers import SAMPLERS, greedy_batch, pool_p_batch, random_batch
 from .training import (
     LOSSES,
     make_encoder,
-    ridge_probe_accuracy,
     single_cpu_thread,
     train_contrastive,
 )

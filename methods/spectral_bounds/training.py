@@ -107,24 +107,3 @@ def train_contrastive(
     if on_eval is not None:
         on_eval(steps)
     return losses
-
-
-def ridge_probe_accuracy(
-    h_train: np.ndarray,
-    y_train: np.ndarray,
-    h_test: np.ndarray,
-    y_test: np.ndarray,
-    classes: int,
-    ridge: float = 1e-3,
-) -> float:
-    """Test accuracy of a least-squares linear probe (one-hot targets, bias, ridge * n * I).
-
-    Features are standardised with the training mean and sd. Closed form and deterministic,
-    which a logistic-regression probe run to a tolerance is not.
-    """
-    mu, sd = h_train.mean(axis=0), h_train.std(axis=0) + 1e-12
-    a = np.hstack([(h_train - mu) / sd, np.ones((len(h_train), 1))])
-    b = np.hstack([(h_test - mu) / sd, np.ones((len(h_test), 1))])
-    onehot = np.eye(classes)[y_train]
-    w = np.linalg.solve(a.T @ a + ridge * len(a) * np.eye(a.shape[1]), a.T @ onehot)
-    return float(np.mean(np.argmax(b @ w, axis=1) == y_test))

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from methods.common.infonce_grad import effective_rank
+from methods.common.probes import ridge_probe_accuracy
 from methods.spectral_bounds import experiments as ex
 from methods.spectral_bounds.data import (
     CLOUDS,
@@ -23,7 +24,6 @@ from methods.spectral_bounds.data import (
 from methods.spectral_bounds.samplers import greedy_batch, pool_p_batch, random_batch
 from methods.spectral_bounds.training import (
     make_encoder,
-    ridge_probe_accuracy,
     single_cpu_thread,
 )
 from repro import registry
