@@ -17,6 +17,7 @@ Experiment contract::
 * a parameter without a default is required in the claim file;
 * the function is deterministic for a given (params, seed, device), does no file I/O of
   its own, and returns a flat dict of metric name -> float (or list of floats);
+* real datasets are read from :func:`data_dir` (``$REPRO_DATA_DIR``);
 * it raises :class:`Unavailable` when data or hardware is missing (the unit is then
   ``skipped`` with that message, which should say how to get the data), and
   ``ValueError`` naming the parameter on a bad value.
@@ -33,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .settings import data_dir  # noqa: E402,F401  (part of the method interface)
 
 HARNESS_PARAMS = ("seed", "device")
 
