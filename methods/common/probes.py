@@ -1,8 +1,9 @@
 """Linear probes: how much label information a frozen representation exposes linearly.
 
-Two probes, each the one used wherever that kind of evaluation is needed:
-``ridge_probe_accuracy`` (closed-form least squares on one-hot targets, deterministic) and
-``logistic_probe_accuracy`` (scikit-learn multinomial logistic regression).
+Probes, each the one used wherever that kind of evaluation is needed:
+``ridge_probe_accuracy`` (closed-form least squares on one-hot targets, deterministic),
+``logistic_probe_accuracy`` (scikit-learn multinomial logistic regression) and
+``knn_probe_accuracy`` (k-NN, the non-linear probe SSL papers report beside linear).
 """
 
 from __future__ import annotations
@@ -37,5 +38,16 @@ def logistic_probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np
     """Test accuracy of a multinomial logistic-regression probe (L2, C = 1) fitted on
     ``train_x``; ``seed`` fixes the solver's randomness."""
     clf = LogisticRegression(max_iter=max_iter, random_state=seed)
+    clf.fit(train_x, train_y)
+    return float(clf.score(test_x, test_y))
+
+
+def knn_probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
+                       test_y: np.ndarray, k: int = 5) -> float:
+    """Test accuracy of a k-nearest-neighbour classifier (cosine distance, majority vote);
+    deterministic."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    clf = KNeighborsClassifier(n_neighbors=k, metric="cosine")
     clf.fit(train_x, train_y)
     return float(clf.score(test_x, test_y))
