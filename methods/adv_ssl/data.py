@@ -4,8 +4,10 @@ populations, and a Fashion-MNIST IDX reader (``$REPRO_DATA_DIR/fashion-mnist``).
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
+import math
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +31,33 @@ def digits(n_pretrain: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return x[:1000][:n_pretrain], y[:1000][:n_pretrain], x[1000:], y[1000:]
 
 
+def fashion(train_size: int, test_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                       np.ndarray]:
+    """Fashion-MNIST in [0, 1] (flattened 784): the first ``train_size`` of a fixed shuffle
+    (seed 0) of the training set for pre-training and probe training, and the first
+    ``test_size`` of a fixed shuffle of the test set. Raises ``Unavailable`` when absent."""
+    x_tr, y_tr = fashion_mnist("train")
+    x_te, y_te = fashion_mnist("test")
+    p_tr = np.random.default_rng(0).permutation(len(x_tr))[:train_size]
+    p_te = np.random.default_rng(0).permutation(len(x_te))[:test_size]
+    return (x_tr[p_tr].reshape(len(p_tr), -1) / 255.0, y_tr[p_tr],
+            x_te[p_te].reshape(len(p_te), -1) / 255.0, y_te[p_te])
+
+
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Brief section 4: +-1-pixel shift (zero pad and crop), Gaussian noise sigma 0.1,
-    15 % pixel dropout, intensity scaling 0.8-1.2. ``x`` is (N, 64) in [0, 1]."""
-    n = x.shape[0]
-    img = torch.nn.functional.pad(x.view(n, 1, 8, 8), (1, 1, 1, 1))
+    15 % pixel dropout, intensity scaling 0.8-1.2. ``x`` is (N, side*side) in [0, 1]
+    (8x8 digits; 28x28 Fashion-MNIST)."""
+    n, d = x.shape
+    side = math.isqrt(d)
+    if side * side != d:
+        raise ValueError(f"augment needs square images, got {d} pixels")
+    img = torch.nn.functional.pad(x.view(n, 1, side, side), (1, 1, 1, 1))
     sx = torch.randint(0, 3, (n,), generator=gen)
     sy = torch.randint(0, 3, (n,), generator=gen)
-    rows = (sy[:, None] + torch.arange(8))[:, :, None].expand(n, 8, 8)
-    cols = (sx[:, None] + torch.arange(8))[:, None, :].expand(n, 8, 8)
-    out = img[torch.arange(n)[:, None, None], 0, rows, cols].reshape(n, 64)
+    rows = (sy[:, None] + torch.arange(side))[:, :, None].expand(n, side, side)
+    cols = (sx[:, None] + torch.arange(side))[:, None, :].expand(n, side, side)
+    out = img[torch.arange(n)[:, None, None], 0, rows, cols].reshape(n, d)
     out = out * (0.8 + 0.4 * torch.rand(n, 1, generator=gen, dtype=x.dtype))
     out = out + 0.1 * torch.randn(out.shape, generator=gen, dtype=x.dtype)
     keep = (torch.rand(out.shape, generator=gen) >= 0.15).to(x.dtype)
@@ -71,6 +90,7 @@ def _read_idx(path: Path) -> np.ndarray:
     return data.reshape(shape)
 
 
+@functools.lru_cache(maxsize=4)  # a unit per seed re-reads the same files otherwise
 def fashion_mnist(split: str = "train", root: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST images (N, 28, 28) uint8 and labels (N,), checked against SHA256SUMS.
 

@@ -25,7 +25,7 @@ from methods.common.seeding import child_seed, numpy_rng, torch_generator
 from methods.spectral_bounds.training import single_cpu_thread
 from repro.registry import Unavailable, experiment
 
-from .data import digits, normalised_population
+from .data import digits, fashion, normalised_population
 from .losses import adv_loss, batch_corrs, mean_se
 from .training import METHODS, adv_embed, features, train
 
@@ -232,13 +232,25 @@ def _standardise(train_x, *others):
 
 @experiment("advssl_digits")
 def advssl_digits(*, seed: int, device: str = "cpu", methods: list, epochs: int = 60,
-                  batch: int = 128, lr: float = 1e-3, lam: float = 0.05) -> dict:
-    """Pre-train each method on the 1 000 pre-training digits (same seed -> same init and
+                  batch: int = 128, lr: float = 1e-3, lam: float = 0.05,
+                  dataset: str = "digits", train_size: int = 10000,
+                  test_size: int = 2000) -> dict:
+    """Pre-train each method on the pre-training images (same seed -> same init and
     augmentation stream for every method); logistic-regression probe (standardised
-    backbone features) and 5-NN (cosine) on the 797 test digits. Accuracies in percent."""
+    backbone features) and 5-NN (cosine) on the test images. Accuracies in percent.
+
+    ``dataset``: "digits" (1 000 pre-training / 797 test; sizes fixed) or "fashion_mnist"
+    (``train_size`` / ``test_size`` images from $REPRO_DATA_DIR/fashion-mnist)."""
     _common(seed, device)
     _check_training(methods, epochs, batch, lr, lam)
-    x_tr, y_tr, x_te, y_te = digits()
+    require(dataset in ("digits", "fashion_mnist"), "dataset",
+            "must be 'digits' or 'fashion_mnist'", dataset)
+    _int_at_least("train_size", train_size, batch)
+    _int_at_least("test_size", test_size, 10)
+    if dataset == "digits":
+        x_tr, y_tr, x_te, y_te = digits()
+    else:
+        x_tr, y_tr, x_te, y_te = fashion(train_size, test_size)
     out = {}
     with single_cpu_thread("cpu"):
         for m in methods:

@@ -35,8 +35,9 @@ def _init(net: nn.Module, gen: torch.Generator) -> None:
 
 
 def make_model(gen: torch.Generator, hidden: int = 256, emb: int = 32,
-               dtype: torch.dtype = torch.float32) -> tuple[nn.Module, nn.Module]:
-    backbone = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+               dtype: torch.dtype = torch.float32, in_dim: int = 64) -> tuple[nn.Module, nn.Module]:
+    backbone = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                             nn.ReLU())
     proj = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, emb))
     _init(backbone, gen)
     _init(proj, gen)
@@ -51,14 +52,15 @@ def adv_embed(h: torch.Tensor) -> torch.Tensor:
 
 def train(method: str, x: np.ndarray, *, seed_gen: torch.Generator, epochs: int, batch: int,
           lr: float, lam: float, time_epochs: bool = False) -> tuple[nn.Module, list[float]]:
-    """Train on ``x`` (N, 64); returns the backbone and the CPU time of each epoch.
+    """Train on ``x`` (N, side*side images in [0, 1]); returns the backbone and the CPU
+    time of each epoch.
 
     CPU time of the calling thread (``time.thread_time``), not wall time: with torch on one
     thread the work runs on this thread, and CPU time is not inflated when another process
     shares the cores (CI runs two pytest workers on two cores)."""
     if method not in METHODS:
         raise ValueError(f"parameter 'methods' entries must be in {METHODS}, got {method!r}")
-    backbone, proj = make_model(seed_gen)
+    backbone, proj = make_model(seed_gen, in_dim=x.shape[1])
     params = list(backbone.parameters()) + list(proj.parameters())
     opt = torch.optim.Adam(params, lr=lr)
     data = torch.tensor(x, dtype=torch.float32)
