@@ -90,7 +90,6 @@ def _read_idx(path: Path) -> np.ndarray:
     return data.reshape(shape)
 
 
-@functools.lru_cache(maxsize=4)  # a unit per seed re-reads the same files otherwise
 def fashion_mnist(split: str = "train", root: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST images (N, 28, 28) uint8 and labels (N,), checked against SHA256SUMS.
 
@@ -106,6 +105,16 @@ def fashion_mnist(split: str = "train", root: Path | None = None) -> tuple[np.nd
             f"Fashion-MNIST not found under {root} (missing {', '.join(missing)}): "
             "`apt install dataset-fashion-mnist` or put the four .gz files under "
             "$REPRO_DATA_DIR/fashion-mnist")
+    files = [root / n for n in (*names, "SHA256SUMS")]
+    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file())
+    return _read_fashion(str(root), names, stamp)
+
+
+@functools.lru_cache(maxsize=4)  # one unit per seed would re-read and re-hash the same files
+def _read_fashion(root_s: str, names: tuple[str, ...], stamp: tuple) -> tuple[np.ndarray,
+                                                                               np.ndarray]:
+    """Read and verify one split; cached on the files' paths, mtimes and sizes."""
+    root = Path(root_s)
     sums_file = root / "SHA256SUMS"
     if sums_file.is_file():
         sums = dict(reversed(line.split()) for line in sums_file.read_text().splitlines()
