@@ -48,11 +48,15 @@ def test_claims_run_as_tests(pytester, monkeypatch, tmp_path):
     claims = pytester.mkdir("claims")
     (claims / "toy_meets.yaml").write_text(_claim("toy_meets", 1.0))
     (claims / "toy_misses.yaml").write_text(_claim("toy_misses", 3.0))
+    nodata = {"id": "toy_nodata", **CLAIM, "experiment": "toy_unavailable", "params": {}}
+    (claims / "toy_nodata.yaml").write_text(yaml.safe_dump(nodata, sort_keys=False))
     (claims / "notes.txt").write_text("not a claim")
     pytester.mkdir("other").joinpath("toy_meets.yaml").write_text("not: collected\n")
     res = pytester.runpytest("-p", "no:cacheprovider", "-rA")
-    res.assert_outcomes(passed=1, failed=1)
+    res.assert_outcomes(passed=1, failed=1, skipped=1)
     out = res.stdout.str()
+    # missing data is a visible skip with the experiment's reason, not a pass or a failure
+    res.stdout.fnmatch_lines(["*SKIPPED*toy_nodata: dataset 'imaginary' is not in the data*"])
     res.stdout.fnmatch_lines(["*PASSED claims/toy_meets.yaml*", "*FAILED claims/toy_misses.yaml*"])
     assert "toy_misses.yaml at scale smoke: verdict not_reproduced, expected reproduced" in out
     # the failure shows the check table, not a traceback
