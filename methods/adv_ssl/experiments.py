@@ -22,7 +22,7 @@ from torch import nn
 from methods.common.params import is_int, is_real, require
 from methods.common.probes import knn_probe_accuracy, logistic_probe_accuracy
 from methods.common.seeding import child_seed, numpy_rng, torch_generator
-from methods.spectral_bounds.training import single_cpu_thread
+from methods.common.threads import single_cpu_thread
 from repro.registry import Unavailable, experiment
 
 from .data import digits, fashion, normalised_population

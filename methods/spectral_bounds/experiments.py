@@ -38,6 +38,7 @@ from methods.common.params import is_real as _is_real
 from methods.common.params import require as _require
 from methods.common.probes import ridge_probe_accuracy
 from methods.common.seeding import numpy_rng, torch_generator
+from methods.common.threads import single_cpu_thread
 from repro.registry import Unavailable, experiment
 
 from .data import CLOUDS, gaussian_cloud, make_mixture
@@ -45,7 +46,6 @@ from .samplers import SAMPLERS, greedy_batch, pool_p_batch, random_batch
 from .training import (
     LOSSES,
     make_encoder,
-    single_cpu_thread,
     train_contrastive,
 )
 

@@ -12,9 +12,8 @@ per-anchor gradient the band bounds) or the shared ``nt_xent``.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -23,26 +22,6 @@ from torch import nn
 from methods.common.infonce import info_nce, nt_xent
 
 LOSSES = ("info_nce", "nt_xent")
-
-
-@contextlib.contextmanager
-def single_cpu_thread(device: str) -> Iterator[None]:
-    """Run torch CPU ops on one intra-op thread, then restore the previous setting.
-
-    Why: every matrix here is tiny (at most 4096 x 128 on the CPU), so intra-op threads
-    only add overhead - and on a shared, oversubscribed machine two spinning threads made
-    a 1.5 s unit take 30 s. One thread also makes CPU reductions independent of the core
-    count. No effect on CUDA kernels.
-    """
-    if device != "cpu":
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def make_encoder(

@@ -13,6 +13,7 @@ import torch
 
 from methods.common.infonce_grad import effective_rank
 from methods.common.probes import ridge_probe_accuracy
+from methods.common.threads import single_cpu_thread
 from methods.spectral_bounds import experiments as ex
 from methods.spectral_bounds.data import (
     CLOUDS,
@@ -24,7 +25,6 @@ from methods.spectral_bounds.data import (
 from methods.spectral_bounds.samplers import greedy_batch, pool_p_batch, random_batch
 from methods.spectral_bounds.training import (
     make_encoder,
-    single_cpu_thread,
 )
 from repro import registry
 from repro.registry import Unavailable
