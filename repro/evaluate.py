@@ -55,7 +55,7 @@ def verify_plot_metrics(claim: Claim, metrics: dict[str, Any]) -> None:
     import difflib
 
     for i, p in enumerate(claim.plots):
-        for name in [p.x, *p.y]:
+        for name in (p.y if p.kind == "bar" else [p.x, *p.y]):
             if name not in metrics:
                 close = difflib.get_close_matches(name, list(metrics), n=2, cutoff=0.6)
                 hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""

@@ -69,7 +69,8 @@ def plot_record(record: dict[str, Any], path: Path) -> bool:
         k += 1
         _loglog_panel(ax, c, record["units"])
     for spec in specs:
-        _metric_panel(flat[k], spec, record["units"])
+        draw = _bar_panel if spec.get("kind") == "bar" else _metric_panel
+        draw(flat[k], spec, record["units"])
         k += 1
     for ax in flat[n:]:
         ax.axis("off")
@@ -159,4 +160,51 @@ def _metric_panel(ax: Any, spec: dict[str, Any], units: list[dict[str, Any]]) ->
         ax.set_yscale("log")
     ax.set_xlabel(spec["x"], fontsize=8)
     ax.legend(fontsize=7)
+    ax.set_title(spec.get("title") or spec["name"], fontsize=9)
+
+
+def _bar_panel(ax: Any, spec: dict[str, Any], units: list[dict[str, Any]]) -> None:
+    """A claim-declared bar chart: for each value of the sweep parameter ``x`` (a category),
+    one bar per y metric at its mean over seeds with the 95% t-interval, and the paper's
+    value per category (``paper``) as a marker beside ours."""
+    from .verdicts import t_interval
+
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:cyan"]
+    ok = [u for u in units if u["status"] == "ok"]
+    cats: list[Any] = []
+    for u in ok:
+        c = u["point"].get(spec["x"], "all")
+        if c not in cats:
+            cats.append(c)
+    ny = len(spec["y"])
+    width = 0.8 / (ny + (1 if spec.get("paper") else 0))
+    for j, name in enumerate(spec["y"]):
+        means, errs = [], [[], []]
+        for c in cats:
+            vals = [float(u["metrics"][name]) for u in ok
+                    if u["point"].get(spec["x"], "all") == c
+                    and isinstance(u["metrics"].get(name), (int, float))
+                    and math.isfinite(u["metrics"][name])]
+            if len(vals) >= 2:
+                iv = t_interval(vals)
+                means.append(iv.mean)
+                errs[0].append(iv.mean - iv.lo)
+                errs[1].append(iv.hi - iv.mean)
+            else:
+                means.append(vals[0] if vals else math.nan)
+                errs[0].append(0.0)
+                errs[1].append(0.0)
+        xs = [i + (j - (ny - 1) / 2) * width for i in range(len(cats))]
+        ax.bar(xs, means, width=width * 0.95, yerr=errs, capsize=3,
+               color=colours[j % len(colours)], alpha=0.8, label=f"{name} (ours, 95% CI)")
+    paper = spec.get("paper") or {}
+    if paper:
+        xs = [i + (ny / 2) * width for i, c in enumerate(cats) if str(c) in paper]
+        ys = [paper[str(c)] for c in cats if str(c) in paper]
+        ax.scatter(xs, ys, marker="D", color="tab:red", zorder=4, label="paper")
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_xticks(range(len(cats)))
+    ax.set_xticklabels([str(c) for c in cats], fontsize=7, rotation=20)
+    ax.set_xlabel(spec["x"], fontsize=8)
+    ax.legend(fontsize=6)
     ax.set_title(spec.get("title") or spec["name"], fontsize=9)

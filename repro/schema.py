@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from . import registry
 from .errors import ClaimError, Problem
@@ -91,9 +91,18 @@ class PlotSpec(_Strict):
     scalars: one point per unit), beside the check panels."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: Literal["line", "scatter"] = "line"
-    x: str = Field(description="metric on the x axis")
+    kind: Literal["line", "scatter", "bar"] = "line"
+    x: str = Field(description="metric on the x axis; for `bar`, the sweep parameter whose "
+                   "values are the categories")
     y: list[str] = Field(min_length=1, description="metrics on the y axis")
+    paper: dict[str, float] | None = Field(
+        None, description="`bar` only: the paper's value per category, drawn beside ours")
+
+    @model_validator(mode="after")
+    def _paper_only_for_bars(self) -> PlotSpec:
+        if self.paper is not None and self.kind != "bar":
+            raise ValueError(f"`paper` values are drawn only by kind: bar, not {self.kind!r}")
+        return self
     logx: bool = False
     logy: bool = False
     title: str | None = None

@@ -400,3 +400,22 @@ def test_declared_plots_are_validated_drawn_and_checked_for_metrics(ws):
         load_claim(ws.write(ws.claim(plots=[{**plot, "log_y": True}])))
     with pytest.raises(MetricMissing, match=r"plots\[0\].*'curv'.*did you mean 'curve'"):
         ws.run(ws.write(ws.claim(plots=[{**plot, "y": ["curv"]}])), use_cache=False)
+
+
+def test_bar_plot_over_sweep_categories_with_paper_markers(ws):
+    """`kind: bar` draws one bar group per sweep value (x is the sweep parameter, not a metric);
+    `paper:` values are only meaningful for bars, so elsewhere they are a validation error."""
+    from repro.errors import ClaimError
+    from repro.schema import load_claim
+
+    bar = {"name": "gains", "kind": "bar", "x": "mean", "y": ["x"],
+           "paper": {"1.0": 1.1, "2.0": 2.2}}
+    check = {"name": "x_near_mean", "metric": "x", "op": "at_least", "ref": 0.5,
+             "why": "sd is 0.01 and every swept mean is at least 1"}
+    claim = ws.claim(plots=[bar], sweep={"mean": [1.0, 2.0]}, checks=[check])
+    res = ws.run(ws.write(claim))
+    png = ws.results / "toy_claim" / "smoke.png"
+    assert res.verdict == "reproduced" and png.exists() and png.stat().st_size > 1000
+    line = {"name": "c", "kind": "line", "x": "curve_t", "y": ["curve"], "paper": {"a": 1.0}}
+    with pytest.raises(ClaimError, match="paper"):
+        load_claim(ws.write(ws.claim(plots=[line])))
