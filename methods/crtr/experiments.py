@@ -24,7 +24,7 @@ from methods.common.threads import single_cpu_thread
 from repro.registry import Unavailable, experiment
 
 from . import core
-from .puzzles import cube, maze, pocket
+from .puzzles import cube, maze, pocket, sokoban
 from .search import best_first
 
 CUBE_INSTALL = 'pip install -e ".[cube]"  (PyPI kociemba==1.2.1, builds with gcc)'
@@ -459,13 +459,13 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
               gamma: float = 0.9, loss: str = "dot", input: str = "onehot",
               depths: list = (3, 5, 7, 9, 11, 13), per_depth: int = 100, greedy_cap: int = 60,
               search_depths: list = (7,), search_instances: int = 50,
-              budgets: list = (50, 100, 500, 1000, 6000), kociemba: bool = True,
-              gpu_only: bool = False) -> dict:
+              budgets: list = (50, 100, 500, 1000, 6000), nosearch_cap: int = 200,
+              kociemba: bool = True, gpu_only: bool = False) -> dict:
     """3x3x3: greedy (no search) success by nominal scramble depth (paper rules, cap
     ``greedy_cap`` nodes), the random policy (random scores) as a baseline; solution
     length of greedy vs kociemba (quarter turns) on solved cases; BestFS (12 children) and
-    greedy with the largest budget as cap at ``search_depths`` (1000 = the paper's
-    evaluation), success at each budget, nodes and lengths."""
+    greedy (cap ``nosearch_cap`` nodes) at ``search_depths`` (1000 = the paper's evaluation),
+    success at each budget, nodes and lengths."""
     _common(seed, device)
     if gpu_only and device != "cuda":
         raise Unavailable("this scale needs a CUDA GPU (about 1e5 updates with 1024-wide "
@@ -473,7 +473,7 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
                           "--device cuda` on a GPU machine")
     for name, v in (("steps", steps), ("batch", batch), ("width", width), ("dim", dim),
                     ("walk", walk), ("per_depth", per_depth), ("greedy_cap", greedy_cap),
-                    ("search_instances", search_instances)):
+                    ("search_instances", search_instances), ("nosearch_cap", nosearch_cap)):
         _pos_int(name, v)
     require(is_int(blocks) and blocks >= 0, "blocks", "must be an int >= 0", blocks)
     _int_list("repeats", list(repeats))
@@ -530,7 +530,7 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
                 for b in budgets:
                     out[f"success_{tag}_d{d}_b{b}"] = res.success_at(b)
                 out[f"nodes_{tag}_d{d}"] = float(res.nodes.mean())
-                gr = _search(3, roots, score, moves, 1, cap)
+                gr = _search(3, roots, score, moves, 1, nosearch_cap)
                 out[f"nosearch_success_{tag}_d{d}"] = float(gr.solved.mean())
                 both = res.solved & gr.solved
                 out[f"both_solved_{tag}_d{d}"] = float(both.sum())
@@ -556,3 +556,113 @@ def crtr_paper_reference(*, seed: int, device: str = "cpu", domain: str = "all")
         "oolongie/sokoban-12-12-4-trajectories), eval_boards.pkl and the 15-puzzle / Lights "
         "Out / Digit Jumper settings are not available offline; the figure values are kept in "
         "the claim file as references (read off a plot by a third party)")
+
+
+# ---- Sokoban-lite -------------------------------------------------------------------------
+
+
+def _sokoban_levels(rng, n, size, boxes, wall_p, length):
+    """n boards, one reversed reverse-play trajectory each (length + 1 states, ends solved),
+    as arrays: walls (n, cells), targets (n, k), player (n, L), boxes (n, L, k)."""
+    boards, trajs = zip(*(sokoban.random_level(rng, size, boxes, wall_p, length)
+                          for _ in range(n)))
+    walls = np.stack([b.walls.reshape(-1) for b in boards])
+    targets = np.array([b.targets for b in boards])
+    player = np.array([[s[0] for s in t] for t in trajs])
+    bx = np.array([[s[1] for s in t] for t in trajs])
+    return boards, trajs, walls, targets, player, bx
+
+
+@experiment("crtr_sokoban")
+def crtr_sokoban(*, seed: int, device: str = "cpu", size: int = 7, boxes: int = 2,
+                 wall_p: float = 0.15, n_levels: int = 5000, length: int = 30,
+                 repeats: list = (1, 2), steps: int = 1000, batch: int = 256, lr: float = 3e-4,
+                 width: int = 256, dim: int = 64, gamma: float = 0.9, eval_levels: int = 40,
+                 rho_states: int = 200, budgets: list = (50, 100, 500)) -> dict:
+    """Sokoban-lite: one board per training trajectory (walls and targets are static
+    context). Evaluation on fresh levels: Spearman rho of the latent l2 distance to the goal
+    state vs the exact BFS distance (``rho_states`` random states per level that can reach
+    the goal), and BestFS (4 children) from the level's start to any solved state, success
+    at each budget, nodes, length over the optimal length to any solved state."""
+    _common(seed, device)
+    for name, v in (("size", size), ("boxes", boxes), ("n_levels", n_levels),
+                    ("length", length), ("batch", batch), ("width", width), ("dim", dim),
+                    ("eval_levels", eval_levels), ("rho_states", rho_states)):
+        _pos_int(name, v)
+    require(is_int(steps) and steps >= 0, "steps", "must be an int >= 0", steps)
+    require(is_real(wall_p) and 0 <= wall_p < 0.5, "wall_p", "must be in [0, 0.5)", wall_p)
+    _int_list("repeats", list(repeats))
+    _int_list("budgets", list(budgets))
+    _, _, walls, targets, player, bx = _sokoban_levels(
+        numpy_rng(seed, "sokoban-train"), n_levels, size, boxes, wall_p, length)
+    eboards, etrajs, *_ = _sokoban_levels(
+        numpy_rng(seed, "sokoban-eval"), eval_levels, size, boxes, wall_p, length)
+    erng = numpy_rng(seed, "sokoban-eval-states")
+    evals = []
+    for b, t in zip(eboards, etrajs):
+        dist = sokoban.distances_to(b, t[-1])
+        states = list(dist)
+        pick = erng.choice(len(states), min(rho_states, len(states)), replace=False)
+        sts = [states[i] for i in pick]
+        to_set = sokoban.distances_to(b, sokoban.solved_states(b))[t[0]]
+        evals.append((b, t[0], t[-1], sts, np.array([dist[s] for s in sts], float), to_set))
+    def as_row(level, s):
+        return [level, s[0], *s[1]]
+
+    def expand(rows):
+        out = np.repeat(rows[:, None, :], 4, axis=1)  # padding = the parent (already seen)
+        for r, row in enumerate(rows):
+            b = eboards[row[0]]
+            for j, (p, bb) in enumerate(b.forward((int(row[1]), tuple(int(x) for x in row[2:])))):
+                out[r, j] = as_row(row[0], (p, bb))
+        return out
+
+    def is_goal(rows):
+        return np.array([tuple(r[2:]) == eboards[r[0]].targets for r in rows])
+
+    roots = np.array([as_row(i, e[1]) for i, e in enumerate(evals)])
+    opt = np.array([e[5] for e in evals], float)
+    in_dim = 4 * (size + 2) ** 2
+    out = {"optimal_mean": float(opt.mean())}
+    with single_cpu_thread(device):
+        for r in [0, *repeats]:
+            brng = numpy_rng(seed, f"sokoban-batches-R{r}")
+
+            def sample(_step, brng=brng, r=r):
+                ids = core.batch_trajectories(brng, n_levels, batch, r)
+                a, g = core.sample_offsets(brng, batch, length + 1, gamma)
+                w, tg = walls[ids], targets[ids]
+                return (sokoban.observe_batch(w, tg, player[ids, a], bx[ids, a]),
+                        sokoban.observe_batch(w, tg, player[ids, g], bx[ids, g]))
+
+            net = core.train_contrastive(
+                torch.from_numpy, sample, in_dim=in_dim, width=width, out_dim=dim, hidden=1,
+                blocks=0, steps=steps if r else 0, lr=lr, loss="l2",
+                seed_gen=torch_generator(seed, "sokoban-init"), device=device)
+
+            def embed(obs, net=net):
+                with torch.no_grad():
+                    return net(torch.from_numpy(obs).to(device)).cpu()
+
+            goals = embed(np.concatenate([b.observe([e[2]]) for b, e in zip(eboards, evals)]))
+            rhos = []
+            for i, (b, _, _, sts, d, _) in enumerate(evals):
+                lat = core.latent_distance(embed(b.observe(sts)), goals[i], "l2").numpy()
+                rhos.append(_spearman(lat, d))
+
+            def score(rows, embed=embed, goals=goals):
+                obs = np.concatenate([eboards[row[0]].observe([(int(row[1]), tuple(row[2:]))])
+                                      for row in rows])
+                lev = torch.as_tensor(rows[:, 0])
+                return core.latent_distance(embed(obs), goals[lev], "l2").numpy()
+
+            res = best_first(roots, expand, is_goal, score, n_actions=4, max_nodes=max(budgets))
+            tag = f"r{r}" if r else "untrained"
+            out[f"rho_{tag}"] = float(np.mean(rhos))
+            for bgt in budgets:
+                out[f"success_{tag}_b{bgt}"] = res.success_at(bgt)
+            out[f"nodes_{tag}"] = float(res.nodes.mean())
+            if res.solved.any():
+                out[f"len_over_opt_{tag}"] = float((res.length[res.solved]
+                                                    / opt[res.solved]).mean())
+    return out
