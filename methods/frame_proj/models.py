@@ -1,0 +1,105 @@
+"""Encoders, projectors and the embedding-space mappers (LWA-lite, brief section 3).
+
+One 1-D ResNet-style backbone (``Encoder1d``) is used for every encoder, LWA's and the
+baselines', so that only the training signal differs:
+
+* f_t: ``Encoder1d`` on the raw series (C channels);
+* f_F: two ``Encoder1d`` branches, on |X| and on angle X (C channels each, L//2+1 bins),
+  concatenated (the paper's two-branch Fourier encoder, with global pooling instead of its
+  linear layer over frequency);
+* f_W: ``Encoder1d`` on |CWT| with the C x S (channel, scale) pairs as input channels (the
+  paper uses a 2-D U-Net-style encoder; ours is the same 1-D backbone: cheaper on a CPU).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int, kernel: int = 5):
+        super().__init__()
+        pad = kernel // 2
+        self.c1 = nn.Conv1d(cin, cout, kernel, stride, pad, bias=False)
+        self.b1 = nn.BatchNorm1d(cout)
+        self.c2 = nn.Conv1d(cout, cout, kernel, 1, pad, bias=False)
+        self.b2 = nn.BatchNorm1d(cout)
+        self.short = (nn.Identity() if stride == 1 and cin == cout else
+                      nn.Sequential(nn.Conv1d(cin, cout, 1, stride, bias=False),
+                                    nn.BatchNorm1d(cout)))
+
+    def forward(self, x):
+        h = F.relu(self.b1(self.c1(x)))
+        return F.relu(self.b2(self.c2(h)) + self.short(x))
+
+
+class Encoder1d(nn.Module):
+    """Conv(k5)-BN-ReLU stem, ``blocks`` residual blocks (the first at stride 1, the others
+    at stride 2) of ``width`` channels, global average pooling, Linear to ``out_dim``."""
+
+    def __init__(self, in_ch: int, out_dim: int, width: int = 32, blocks: int = 4):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv1d(in_ch, width, 5, 1, 2, bias=False),
+                                  nn.BatchNorm1d(width), nn.ReLU())
+        self.blocks = nn.Sequential(*[Block(width, width, 1 if i == 0 else 2)
+                                      for i in range(blocks)])
+        self.head = nn.Linear(width, out_dim)
+
+    def forward(self, x):
+        return self.head(self.blocks(self.stem(x)).mean(-1))
+
+
+class FourierEncoder(nn.Module):
+    """Separate branches for magnitude and phase, concatenated to ``out_dim``."""
+
+    def __init__(self, in_ch: int, out_dim: int, width: int = 32, blocks: int = 4):
+        super().__init__()
+        self.mag = Encoder1d(in_ch, out_dim // 2, width, blocks)
+        self.phase = Encoder1d(in_ch, out_dim - out_dim // 2, width, blocks)
+
+    def forward(self, views):
+        mag, phase = views
+        return torch.cat([self.mag(mag), self.phase(phase)], dim=1)
+
+
+def projector(in_dim: int, out_dim: int = 128) -> nn.Module:
+    """g: Linear-ReLU-Linear (the output is L2-normalised by the loss)."""
+    return nn.Sequential(nn.Linear(in_dim, 128), nn.ReLU(), nn.Linear(128, out_dim))
+
+
+class Mapper(nn.Module):
+    """Phi: Conv1d(1->h, k3, s2)-ReLU-ConvTranspose1d(h->1, k3, s2, output_padding 1) on an
+    embedding read as a 1-channel signal; maps R^d -> R^d for even d. hidden=64 gives ~450
+    parameters (the paper's ~500; the released code's hidden_channels=1 gives ~8)."""
+
+    def __init__(self, hidden: int = 64):
+        super().__init__()
+        self.down = nn.Conv1d(1, hidden, 3, 2, 1)
+        self.up = nn.ConvTranspose1d(hidden, 1, 3, 2, 1, output_padding=1)
+
+    def forward(self, z):
+        return self.up(F.relu(self.down(z.unsqueeze(1)))).squeeze(1)
+
+
+class LWA(nn.Module):
+    """The three encoders, their projectors, the z-space mappers (stage 1) and the h-space
+    mappers (stage 2)."""
+
+    def __init__(self, channels: int, scales: int, dim: int = 128, width: int = 32,
+                 blocks: int = 4, mapper_hidden: int = 64):
+        super().__init__()
+        self.f_t = Encoder1d(channels, dim, width, blocks)
+        self.f_F = FourierEncoder(channels, dim, width, blocks)
+        self.f_W = Encoder1d(channels * scales, dim, width, blocks)
+        self.g_t, self.g_F, self.g_W = projector(dim), projector(dim), projector(dim)
+        self.phi_z_F, self.phi_z_W = Mapper(mapper_hidden), Mapper(mapper_hidden)
+        self.phi_h_F, self.phi_h_W = Mapper(mapper_hidden), Mapper(mapper_hidden)
+
+    def encode(self, x, four, wav):
+        return self.f_t(x), self.f_F(four), self.f_W(wav)
+
+    def features(self, h_t):
+        """Inference feature [h_t, Phi_h^{t->F}(h_t), Phi_h^{t->W}(h_t)] (the paper's order)."""
+        return torch.cat([h_t, self.phi_h_F(h_t), self.phi_h_W(h_t)], dim=1)

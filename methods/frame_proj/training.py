@@ -1,0 +1,172 @@
+"""Training loops: LWA (stage 1 cross-view NT-Xent + z-space mapping loss, stage 2
+h-space mappers), SimCLR with time-series augmentations, and a supervised reference.
+All use Adam, cosine decay to 0, weight decay 1e-6 and the same batch/epoch budget."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from methods.common.infonce import nt_xent
+
+from .augment import simclr_view
+from .models import LWA, Encoder1d, projector
+
+
+@dataclass
+class Views:
+    """The cached inputs of one split: raw x (n, C, L), Fourier (|X|, angle X), |CWT|."""
+    x: torch.Tensor
+    mag: torch.Tensor
+    phase: torch.Tensor
+    wav: torch.Tensor
+
+    def take(self, idx):
+        return self.x[idx], (self.mag[idx], self.phase[idx]), self.wav[idx]
+
+
+def effective_batch(n: int, batch: int) -> int:
+    """``batch``, but at most n // 4 (at least 16, at most n), so that a small training set
+    (BasicMotions: 40 series) still gets several steps per epoch."""
+    return min(n, batch, max(16, n // 4))
+
+
+def _batches(n: int, batch: int, gen: torch.Generator):
+    """Shuffled index batches; the last partial batch is dropped."""
+    perm = torch.randperm(n, generator=gen)
+    b = effective_batch(n, batch)
+    for start in range(0, n - b + 1, b):
+        yield perm[start:start + b]
+
+
+def _optimiser(params, lr: float, epochs: int, steps_per_epoch: int):
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=1e-6)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs * steps_per_epoch))
+    return opt, sched
+
+
+def _steps(n: int, batch: int) -> int:
+    return max(1, n // effective_batch(n, batch))
+
+
+def l1_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """sum over the batch of ||pred_i - target_i||_1, divided by the batch size (the code's
+    normalisation of the paper's unweighted L1)."""
+    return (pred - target).abs().sum(1).mean()
+
+
+def lwa_loss(model: LWA, x, four, wav, tau: float) -> torch.Tensor:
+    h_t, h_F, h_W = model.encode(x, four, wav)
+    z_t = F.normalize(model.g_t(h_t), dim=1)
+    z_F = F.normalize(model.g_F(h_F), dim=1)
+    z_W = F.normalize(model.g_W(h_W), dim=1)
+    l_id = (nt_xent(z_t, z_W, temperature=tau) + nt_xent(z_t, z_F, temperature=tau)
+            + nt_xent(z_W, z_F, temperature=tau))
+    l_map = l1_map(model.phi_z_F(z_t), z_F) + l1_map(model.phi_z_W(z_t), z_W)
+    return l_id + l_map
+
+
+@torch.no_grad()
+def encode_all(model: LWA, views: Views, chunk: int = 512):
+    model.eval()
+    outs = [model.encode(*views.take(slice(s, s + chunk))) for s in range(0, len(views.x), chunk)]
+    return tuple(torch.cat([o[i] for o in outs]) for i in range(3))
+
+
+def train_lwa(model: LWA, views: Views, *, epochs: int, batch: int, lr: float, tau: float,
+              gen: torch.Generator) -> dict:
+    """Stage 1 (keeping the lowest-training-loss epoch's weights), then stage 2: encoders
+    frozen, Phi_h^{t->F}, Phi_h^{t->W} fitted with the L1 loss for the same number of epochs.
+    Returns CPU seconds per stage-1 epoch and the final losses."""
+    n = len(views.x)
+    stage1 = [p for name, p in model.named_parameters() if not name.startswith("phi_h")]
+    opt, sched = _optimiser(stage1, lr, epochs, _steps(n, batch))
+    best, best_state, times, losses = math.inf, None, [], []
+    for _ in range(epochs):
+        model.train()
+        t0, total, count = time.thread_time(), 0.0, 0
+        for idx in _batches(n, batch, gen):
+            loss = lwa_loss(model, *views.take(idx), tau)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total, count = total + loss.item(), count + 1
+        times.append(time.thread_time() - t0)
+        losses.append(total / count)
+        if losses[-1] < best:
+            best, best_state = losses[-1], copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    h_t, h_F, h_W = encode_all(model, views)
+    mappers = list(model.phi_h_F.parameters()) + list(model.phi_h_W.parameters())
+    opt, sched = _optimiser(mappers, lr, epochs, _steps(n, batch))
+    map_loss = math.nan
+    for _ in range(epochs):
+        for idx in _batches(n, batch, gen):
+            loss = l1_map(model.phi_h_F(h_t[idx]), h_F[idx]) + l1_map(model.phi_h_W(h_t[idx]),
+                                                                       h_W[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            map_loss = loss.item()
+    model.eval()
+    return {"sec_per_epoch": sum(times) / len(times), "loss_final": losses[-1],
+            "loss_first": losses[0], "map_loss": map_loss}
+
+
+def make_baseline(channels: int, classes: int | None, dim: int = 384, width: int = 32,
+                  blocks: int = 4) -> nn.ModuleDict:
+    """A time-domain encoder with a 384-d output (the paper gives baselines 384-d encoders)
+    and either a projector (SimCLR) or a linear head (supervised)."""
+    head = projector(dim) if classes is None else nn.Linear(dim, classes)
+    return nn.ModuleDict({"enc": Encoder1d(channels, dim, width, blocks), "head": head})
+
+
+def train_simclr(model: nn.ModuleDict, x: torch.Tensor, *, epochs: int, batch: int, lr: float,
+                 tau: float, gen: torch.Generator, aug: dict) -> dict:
+    n = len(x)
+    opt, sched = _optimiser(model.parameters(), lr, epochs, _steps(n, batch))
+    times = []
+    for _ in range(epochs):
+        model.train()
+        t0 = time.thread_time()
+        for idx in _batches(n, batch, gen):
+            xb = x[idx]
+            z1 = model["head"](model["enc"](simclr_view(xb, gen, **aug)))
+            z2 = model["head"](model["enc"](simclr_view(xb, gen, **aug)))
+            loss = nt_xent(z1, z2, temperature=tau)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        times.append(time.thread_time() - t0)
+    model.eval()
+    return {"sec_per_epoch": sum(times) / len(times), "loss_final": loss.item()}
+
+
+def train_supervised(model: nn.ModuleDict, x: torch.Tensor, y: torch.Tensor, *, epochs: int,
+                     batch: int, lr: float, gen: torch.Generator) -> None:
+    n = len(x)
+    opt, sched = _optimiser(model.parameters(), lr, epochs, _steps(n, batch))
+    for _ in range(epochs):
+        model.train()
+        for idx in _batches(n, batch, gen):
+            loss = F.cross_entropy(model["head"](model["enc"](x[idx])), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    model.eval()
+
+
+@torch.no_grad()
+def embed(enc: nn.Module, x: torch.Tensor, chunk: int = 512) -> torch.Tensor:
+    enc.eval()
+    return torch.cat([enc(x[s:s + chunk]) for s in range(0, len(x), chunk)])
