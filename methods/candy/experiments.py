@@ -54,8 +54,8 @@ DATASETS = ("spiral", "spiral_random_z0", "lds_poisson")
 
 def _check_device(device: str) -> None:
     _require(device in ("cpu", "cuda"), "device", "must be 'cpu' or 'cuda'", device)
-    if device == "cuda":
-        raise Unavailable("CANDY experiments run on the CPU only here; use device=cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise Unavailable("device 'cuda' requested but torch sees no CUDA GPU; run with device=cpu")
 
 
 def _make_data(data: str, seed: int, sessions: int, lds_latent_dim: int):
@@ -115,6 +115,7 @@ def fit_candy(
     hidden,
     seed,
     tag="candy",
+    device="cpu",
 ):
     torch.manual_seed(0)  # nothing should use the global stream; belt and braces
     gen = torch_generator(seed, f"{tag}_init")
@@ -126,7 +127,7 @@ def fit_candy(
             [hidden, hidden],
             kind,
             sessions[0].b_train.shape[-1],
-        )
+        ).to(device)
     losses = M.train_candy(
         model,
         sessions,
@@ -149,7 +150,7 @@ def score_candy(model, sessions, a_true, prefix=""):
     out = M.decoding_scores(lat_tr, lat_te, sessions)
     out.update(M.kstep_scores(model, sessions))
     if a_true is not None:
-        out.update(M.eigen_scores(model.A.detach().numpy().astype(float), a_true))
+        out.update(M.eigen_scores(model.A.detach().cpu().numpy().astype(float), a_true))
     return {f"{prefix}{k}": v for k, v in out.items()}, lat_te
 
 
@@ -183,8 +184,9 @@ def candy_align(
     session), kstep_r2_k{1..4} (+ kstep_oracle_r2_k* on the spiral), eig_mod / eig_arg and their
     errors against the true A, train_loss_final; with ``baselines`` the same decoding metrics
     prefixed nocon_ (lambda_c = 0, same seed), pcacca_ and cebra_. List metrics for plots:
-    traj_before_* (per-session PCA of each session's test data) and traj_after_* (CANDY
-    latents), eig_{true,learned}_{re,im}."""
+    traj_before_* (per-session PCA of each session's test data), traj_after_* (CANDY
+    latents), traj_nocon_* (the lambda_c = 0 model's latents, with ``baselines``) and
+    eig_{true,learned}_{re,im}."""
     _check_device(device)
     _require(data in DATASETS, "data", f"must be one of {DATASETS}", data)
     _require(_is_int(sessions) and sessions >= 2, "sessions", "must be an int >= 2", sessions)
@@ -202,6 +204,7 @@ def candy_align(
         dim=dim,
         hidden=hidden,
         seed=seed,
+        device=device,
     )
     with single_cpu_thread(device):
         ss, a_true = _make_data(data, seed, sessions, lds_latent_dim)
@@ -212,7 +215,8 @@ def candy_align(
         out.update(_trajectories(_pca_latents(ss, 2), "traj_before"))
         if baselines:
             nocon, _ = fit_candy(ss, lambda_c=0.0, **train)
-            sc, _ = score_candy(nocon, ss, a_true, "nocon_")
+            sc, lat_nocon = score_candy(nocon, ss, a_true, "nocon_")
+            out.update(_trajectories(lat_nocon, "traj_nocon"))
             out.update({k: v for k, v in sc.items() if not isinstance(v, list)})
             out.update({f"pcacca_{k}": v for k, v in M.pca_cca_scores(ss, dim).items()})
             encs = M.train_cebra_like(
@@ -226,6 +230,7 @@ def candy_align(
                 label_noise=0.1,
                 gen=torch_generator(seed, "cebra"),
                 rng=numpy_rng(seed, "cebra"),
+                device=device,
             )
             sc = M.decoding_scores(
                 M.cebra_latents(encs, ss, "train"), M.cebra_latents(encs, ss, "test"), ss
@@ -281,6 +286,7 @@ def candy_transfer(
         dim=dim,
         hidden=hidden,
         seed=seed,
+        device=device,
     )
     with single_cpu_thread(device):
         rng = numpy_rng(seed, "data")
@@ -289,20 +295,19 @@ def candy_transfer(
         old, new = ss[:4], ss[4]
         new.y_train, new.b_train = new.y_train[:new_trials], new.b_train[:new_trials]
         model, _ = fit_candy(old, lambda_c=lambda_c, epochs=epochs, **train)
-        with torch.no_grad():
-            lat = M.session_latents(model, old, "train")
-            anchor = (
-                torch.tensor(np.concatenate([M._flat(x) for x in lat]), dtype=torch.float32)
-                if kind == "lite"
-                else torch.cat(
-                    [
-                        model.encode(i, torch.tensor(M._flat(s.y_train), dtype=torch.float32))
-                        for i, s in enumerate(old)
-                    ]
-                )
+        with torch.no_grad():  # the old sessions' encoder outputs: fixed RnC anchors
+            anchor = torch.cat(
+                [
+                    model.encode(
+                        i, torch.tensor(M._flat(s.y_train), dtype=torch.float32, device=device)
+                    )
+                    for i, s in enumerate(old)
+                ]
             )
             labels = torch.tensor(
-                np.concatenate([M._flat(s.b_train) for s in old]), dtype=torch.float32
+                np.concatenate([M._flat(s.b_train) for s in old]),
+                dtype=torch.float32,
+                device=device,
             )
         for p in model.parameters():
             p.requires_grad_(False)
@@ -310,6 +315,7 @@ def candy_transfer(
         with torch.random.fork_rng():
             torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
             sid = model.add_session(new.neurons, [hidden, hidden])
+            model.to(device)
         params = list(model.enc[sid].parameters()) + list(model.dec[sid].parameters())
         M.train_candy(
             model,

@@ -37,6 +37,10 @@ from .rnc import rnc_loss_pool
 KINDS = ("lite", "full")
 
 
+def model_device(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
 def mlp(sizes: list[int]) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
@@ -131,8 +135,9 @@ def train_candy(
     ``frozen_pool`` (latents, labels) of already-trained sessions joins the RnC pool as fixed
     anchors (new-session transfer). ``params`` restricts what is trained."""
     ids = session_ids if session_ids is not None else list(range(len(sessions)))
-    ys = [torch.tensor(s.y_train, dtype=torch.float32) for s in sessions]
-    bs = [torch.tensor(s.b_train, dtype=torch.float32) for s in sessions]
+    dev = model_device(model)
+    ys = [torch.tensor(s.y_train, dtype=torch.float32, device=dev) for s in sessions]
+    bs = [torch.tensor(s.b_train, dtype=torch.float32, device=dev) for s in sessions]
     opt = torch.optim.Adam(params if params is not None else model.parameters(), lr=lr)
     n_min = min(y.shape[0] for y in ys)
     steps = max(1, math.ceil(n_min / batch))
@@ -186,8 +191,8 @@ def session_latents(
     ids = session_ids if session_ids is not None else list(range(len(sessions)))
     out = []
     for i, s in zip(ids, sessions):
-        y = torch.tensor(getattr(s, f"y_{split}"), dtype=torch.float32)
-        out.append(model.latents(model.encode(i, y)).numpy().astype(float))
+        y = torch.tensor(getattr(s, f"y_{split}"), dtype=torch.float32, device=model_device(model))
+        out.append(model.latents(model.encode(i, y)).cpu().numpy().astype(float))
     return out
 
 
@@ -241,8 +246,8 @@ def kstep_scores(model: CandyModel, sessions: list[Session], ks=(1, 2, 3, 4)) ->
         vals, oracle = [], []
         for s, (sess, x) in enumerate(zip(sessions, lat)):
             t_len = x.shape[1]
-            xt = torch.tensor(x[:, : t_len - k], dtype=torch.float32)
-            yhat = model.dec[s](model.predict(xt, k)).numpy()
+            xt = torch.tensor(x[:, : t_len - k], dtype=torch.float32, device=model_device(model))
+            yhat = model.dec[s](model.predict(xt, k)).cpu().numpy()
             vals.append(neural_r2(yhat, sess.y_test[:, k:]))
             if sess.mean_test is not None:
                 oracle.append(neural_r2(sess.mean_test[:, k:], sess.y_test[:, k:]))
@@ -365,6 +370,7 @@ def train_cebra_like(
     label_noise: float,
     gen: torch.Generator,
     rng: np.random.Generator,
+    device: str = "cpu",
 ) -> nn.ModuleList:
     """CEBRA-style multi-session training (brief section 3.3): anchors from random sessions;
     the positive for an anchor with behaviour b is the point, in a random session, whose
@@ -372,8 +378,8 @@ def train_cebra_like(
     negatives (the other anchors' positives, i.e. points spread over all sessions)."""
     from scipy.spatial import cKDTree
 
-    encs = nn.ModuleList([mlp([s.neurons, *hidden, dim]) for s in sessions])
-    ys = [torch.tensor(_flat(s.y_train), dtype=torch.float32) for s in sessions]
+    encs = nn.ModuleList([mlp([s.neurons, *hidden, dim]) for s in sessions]).to(device)
+    ys = [torch.tensor(_flat(s.y_train), dtype=torch.float32, device=device) for s in sessions]
     bs = [_flat(s.b_train) for s in sessions]
     trees = [cKDTree(b) for b in bs]
     sd = np.concatenate(bs).std(0)
@@ -404,6 +410,6 @@ def train_cebra_like(
 def cebra_latents(encs: nn.ModuleList, sessions: list[Session], split: str) -> list[np.ndarray]:
     out = []
     for e, s in zip(encs, sessions):
-        z = e(torch.tensor(getattr(s, f"y_{split}"), dtype=torch.float32))
-        out.append(torch.nn.functional.normalize(z, dim=-1).numpy().astype(float))
+        z = e(torch.tensor(getattr(s, f"y_{split}"), dtype=torch.float32, device=model_device(e)))
+        out.append(torch.nn.functional.normalize(z, dim=-1).cpu().numpy().astype(float))
     return out
