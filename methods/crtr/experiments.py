@@ -358,14 +358,15 @@ def crtr_pocket(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
                 gamma: float = 0.9, loss: str = "dot", input: str = "onehot",
                 bfs_depth: int = 0, per_distance: int = 50, greedy_depths: list = (4, 6, 8),
                 greedy_per_depth: int = 50, greedy_cap: int = 100, search_instances: int = 100,
-                budgets: list = (50, 100, 500, 1000, 6000)) -> dict:
+                budgets: list = (50, 100, 500, 1000, 6000), search: bool = True) -> dict:
     """2x2x2 with exact distances (full BFS from the cache dir, or a BFS to ``bfs_depth`` when
     > 0). rho: Spearman of the score vs the exact distance over ``per_distance`` uniform
     states at each distance 1..max. Greedy (no search, cap ``greedy_cap`` nodes) from states
     at exact distances ``greedy_depths``. BestFS (all 6 children pushed) and greedy with the
     largest budget as cap from ``search_instances`` uniform random states (full BFS) or
-    states at the deepest distance (depth-limited BFS). Baselines: the untrained network,
-    the supervised distance classifier, uninformed BFS (constant score: FIFO order)."""
+    states at the deepest distance (depth-limited BFS); ``search=False`` skips it. Baselines:
+    the untrained network, the supervised distance classifier, uninformed BFS (constant
+    score: FIFO order)."""
     _common(seed, device)
     for name, v in (("steps", steps), ("batch", batch), ("width", width), ("dim", dim),
                     ("walk", walk), ("per_distance", per_distance), ("greedy_cap", greedy_cap),
@@ -416,7 +417,8 @@ def crtr_pocket(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
             out[f"train_seconds_r{r}"] = time.perf_counter() - t0
         if supervised:
             scorers["supervised"] = models.supervised()
-        scorers["bfs"] = _constant
+        if search:
+            scorers["bfs"] = _constant
         for tag, score in scorers.items():
             if tag != "bfs":
                 out[f"rho_{tag}"] = _spearman(score(eval_states), eval_d)
@@ -425,6 +427,8 @@ def crtr_pocket(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
                 out[f"greedy_{tag}_d{d}"] = float(g.solved.mean())
                 if g.solved.any():
                     ratios.append(g.length[g.solved] / d)
+            if not search:
+                continue
             t0 = time.perf_counter()
             res = _search(2, roots, score, pocket.QTM_MOVES, 6, cap, key)
             out[f"nodes_per_second_{tag}"] = float(res.nodes.sum() / (time.perf_counter() - t0))
@@ -460,7 +464,7 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
               depths: list = (3, 5, 7, 9, 11, 13), per_depth: int = 100, greedy_cap: int = 60,
               search_depths: list = (7,), search_instances: int = 50,
               budgets: list = (50, 100, 500, 1000, 6000), nosearch_cap: int = 200,
-              kociemba: bool = True, gpu_only: bool = False) -> dict:
+              search: bool = True, kociemba: bool = True, gpu_only: bool = False) -> dict:
     """3x3x3: greedy (no search) success by nominal scramble depth (paper rules, cap
     ``greedy_cap`` nodes), the random policy (random scores) as a baseline; solution
     length of greedy vs kociemba (quarter turns) on solved cases; BestFS (12 children) and
@@ -485,6 +489,8 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
     rng = numpy_rng(seed, "cube-eval")
     greedy_roots = {d: cube.scramble(rng, per_depth, d) for d in depths}
     search_roots = {d: cube.scramble(rng, search_instances, d) for d in search_depths}
+    if not search:
+        search_roots = {}
     cap = max(budgets)
     models = _CubeModels(seed=seed, device=device, n=3, n_moves=12, walk=walk, gamma=gamma,
                          steps=steps, batch=batch, lr=lr, width=width, blocks=blocks, dim=dim,
@@ -509,18 +515,20 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
         if supervised:
             scorers["supervised"] = models.supervised()
         for tag, score in scorers.items():
-            glen, klen = [], []
+            glen, klen, kpure = [], [], []
             for d, roots in greedy_roots.items():
                 g = _search(3, roots, score, moves, 1, greedy_cap)
                 out[f"greedy_{tag}_d{d}"] = float(g.solved.mean())
                 if koc is not None and tag != "random":
                     for i in np.flatnonzero(g.solved & (g.length > 0)):
                         glen.append(g.length[i])
-                        klen.append(min(koc_len(roots[i]), d))
+                        kpure.append(koc_len(roots[i]))
+                        klen.append(min(kpure[-1], d))
             if glen:
                 out[f"greedy_len_{tag}"] = float(np.mean(glen))
                 out[f"ref_len_{tag}"] = float(np.mean(klen))
                 out[f"len_over_ref_{tag}"] = float(np.mean(glen) / np.mean(klen))
+                out[f"len_over_kociemba_{tag}"] = float(np.mean(glen) / np.mean(kpure))
             if tag == "random":
                 continue
             for d, roots in search_roots.items():
@@ -532,6 +540,8 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
                 out[f"nodes_{tag}_d{d}"] = float(res.nodes.mean())
                 gr = _search(3, roots, score, moves, 1, nosearch_cap)
                 out[f"nosearch_success_{tag}_d{d}"] = float(gr.solved.mean())
+                if gr.solved.any():  # over the roots greedy solves (no BestFS needed)
+                    out[f"nosearch_len_own_{tag}_d{d}"] = float(gr.length[gr.solved].mean())
                 both = res.solved & gr.solved
                 out[f"both_solved_{tag}_d{d}"] = float(both.sum())
                 if both.any():
@@ -578,17 +588,19 @@ def crtr_sokoban(*, seed: int, device: str = "cpu", size: int = 7, boxes: int = 
                  wall_p: float = 0.15, n_levels: int = 5000, length: int = 30,
                  repeats: list = (1, 2), steps: int = 1000, batch: int = 256, lr: float = 3e-4,
                  width: int = 256, dim: int = 64, gamma: float = 0.9, eval_levels: int = 40,
-                 rho_states: int = 200, budgets: list = (50, 100, 500)) -> dict:
+                 rho_states: int = 0, budgets: list = (50, 100, 500)) -> dict:
     """Sokoban-lite: one board per training trajectory (walls and targets are static
     context). Evaluation on fresh levels: Spearman rho of the latent l2 distance to the goal
     state vs the exact BFS distance (``rho_states`` random states per level that can reach
-    the goal), and BestFS (4 children) from the level's start to any solved state, success
-    at each budget, nodes, length over the optimal length to any solved state."""
+    the goal; 0: the distinct states of the level's own trajectory), and BestFS (4
+    children) from the level's start to any solved state, success at each budget, nodes,
+    length over the optimal length to any solved state."""
     _common(seed, device)
     for name, v in (("size", size), ("boxes", boxes), ("n_levels", n_levels),
                     ("length", length), ("batch", batch), ("width", width), ("dim", dim),
-                    ("eval_levels", eval_levels), ("rho_states", rho_states)):
+                    ("eval_levels", eval_levels)):
         _pos_int(name, v)
+    _pos_int("rho_states", rho_states, 0)
     require(is_int(steps) and steps >= 0, "steps", "must be an int >= 0", steps)
     require(is_real(wall_p) and 0 <= wall_p < 0.5, "wall_p", "must be in [0, 0.5)", wall_p)
     _int_list("repeats", list(repeats))
@@ -603,7 +615,7 @@ def crtr_sokoban(*, seed: int, device: str = "cpu", size: int = 7, boxes: int = 
         dist = sokoban.distances_to(b, t[-1])
         states = list(dist)
         pick = erng.choice(len(states), min(rho_states, len(states)), replace=False)
-        sts = [states[i] for i in pick]
+        sts = list(dict.fromkeys(t)) if rho_states == 0 else [states[i] for i in pick]
         to_set = sokoban.distances_to(b, sokoban.solved_states(b))[t[0]]
         evals.append((b, t[0], t[-1], sts, np.array([dist[s] for s in sts], float), to_set))
     def as_row(level, s):
@@ -624,6 +636,7 @@ def crtr_sokoban(*, seed: int, device: str = "cpu", size: int = 7, boxes: int = 
     opt = np.array([e[5] for e in evals], float)
     in_dim = 4 * (size + 2) ** 2
     out = {"optimal_mean": float(opt.mean())}
+    ratios = []
     with single_cpu_thread(device):
         for r in [0, *repeats]:
             brng = numpy_rng(seed, f"sokoban-batches-R{r}")
@@ -663,6 +676,9 @@ def crtr_sokoban(*, seed: int, device: str = "cpu", size: int = 7, boxes: int = 
                 out[f"success_{tag}_b{bgt}"] = res.success_at(bgt)
             out[f"nodes_{tag}"] = float(res.nodes.mean())
             if res.solved.any():
-                out[f"len_over_opt_{tag}"] = float((res.length[res.solved]
-                                                    / opt[res.solved]).mean())
+                ratio = res.length[res.solved] / opt[res.solved]
+                out[f"len_over_opt_{tag}"] = float(ratio.mean())
+                ratios.append(ratio)
+    if ratios:  # every solution found, over the exact optimum
+        out["min_len_over_opt"] = float(np.concatenate(ratios).min())
     return out

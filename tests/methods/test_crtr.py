@@ -320,3 +320,59 @@ def test_env_properties_all_zero():
     fails = {k: v for k, v in out.items() if "fail" in k or "moved" in k or "single" in k}
     assert all(v == 0 for v in fails.values()), fails
     assert out["c3_order_RU"] == 105 and out["c3_order_sexy"] == 6
+
+
+# ---- Sokoban-lite -------------------------------------------------------------------------
+
+
+def _sokoban_level(seed):
+    from methods.crtr.puzzles import sokoban
+    return sokoban.random_level(np.random.default_rng(seed), 5, 2, 0.1, 25)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sokoban_reverse_play_is_a_valid_forward_trajectory(seed):
+    from methods.crtr.puzzles import sokoban
+    board, traj = _sokoban_level(seed)
+    assert board.solved(traj[-1][1]) and not board.solved(traj[0][1])
+    for s, t in zip(traj[:-1], traj[1:]):
+        assert t in board.forward(s)
+    dist = sokoban.distances_to(board, traj[-1])
+    # distance along the trajectory never exceeds the remaining steps, and is exact at the end
+    assert all(dist[s] <= len(traj) - 1 - i for i, s in enumerate(traj))
+    assert dist[traj[-1]] == 0
+
+
+def test_sokoban_bfs_matches_forward_search():
+    """Backward BFS distance == forward BFS (plain dictionary search) from the start."""
+    from methods.crtr.puzzles import sokoban
+    board, traj = _sokoban_level(5)
+    goals = set(sokoban.solved_states(board))
+    back = sokoban.distances_to(board, sokoban.solved_states(board))
+    start = traj[0]
+    seen, frontier, d = {start}, [start], 0
+    while frontier and not (set(frontier) & goals):
+        d += 1
+        nxt = []
+        for s in frontier:
+            for t in board.forward(s):
+                if t not in seen:
+                    seen.add(t)
+                    nxt.append(t)
+        frontier = nxt
+    assert back[start] == d
+    # the backward relation is the inverse of the forward one
+    for s in list(seen)[:200]:
+        for t in board.forward(s):
+            assert s in board.backward(t)
+
+
+def test_sokoban_observe_batch_matches_board():
+    from methods.crtr.puzzles import sokoban
+    board, traj = _sokoban_level(3)
+    obs = board.observe(traj)
+    n = len(traj)
+    vb = sokoban.observe_batch(np.tile(board.walls.reshape(-1), (n, 1)),
+                               np.tile(np.array(board.targets), (n, 1)),
+                               np.array([s[0] for s in traj]), np.array([s[1] for s in traj]))
+    assert np.array_equal(obs, vb)
