@@ -443,6 +443,10 @@ def crtr_pocket(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
                 continue
             gr = _search(2, roots, score, pocket.QTM_MOVES, 1, cap, key)
             out[f"nosearch_success_{tag}"] = float(gr.solved.mean())
+            out[f"nosearch_nodes_all_{tag}"] = float(gr.nodes.mean())  # failures count the cap
+            for mode, rr in (("nosearch", gr), ("bestfs", res)):
+                if rr.solved.any():
+                    out[f"{mode}_len_own_{tag}"] = float(rr.length[rr.solved].mean())
             both = ok & gr.solved
             out[f"both_solved_{tag}"] = float(both.sum())
             if both.any():
