@@ -221,7 +221,7 @@ def test_kalman_masked_step_is_pure_prediction_and_batching():
 def test_kalman_steady_state_matches_scipy_dare(seed):
     _, a, c, w, r, mu0, p0 = _system(seed)
     p_inf, k_inf = steady_state_gain(a, c, w, r)
-    res = kalman_filter(_t(np.zeros((1, 300, 3))), _t(a), _t(c), _t(w), _t(r), _t(mu0), _t(p0))
+    res = kalman_filter(_t(np.zeros((1, 200, 3))), _t(a), _t(c), _t(w), _t(r), _t(mu0), _t(p0))
     np.testing.assert_allclose(res.gain[0, -1].numpy(), k_inf, atol=1e-10)
     np.testing.assert_allclose(res.pred_cov[0, -1].numpy(), p_inf, atol=1e-10)
 
@@ -400,3 +400,43 @@ def test_decoding_scores_identity_latents():
     lat_tr[1] = lat_tr[1] @ np.array([[0.0, 1.0], [-1.0, 0.0]])
     out = M.decoding_scores(lat_tr, lat_te, ss)
     assert out["within_r2_s1"] == pytest.approx(1.0) and out["cross_r2_s1"] < 0.5
+
+
+# ----------------------------------------------------------------------------- experiments
+
+
+def test_real_data_experiment_unavailable_then_runs(tmp_path, monkeypatch):
+    from methods.candy.experiments import candy_real_data
+    from repro.registry import Unavailable
+
+    monkeypatch.setenv("REPRO_DATA_DIR", str(tmp_path))
+    with pytest.raises(Unavailable, match="DANDI 000688"):
+        candy_real_data(seed=0, dataset="mine")
+    root = tmp_path / "candy" / "mine"
+    root.mkdir(parents=True)
+    ss = D.lds_poisson_sessions(np.random.default_rng(0), sessions=2, train=6, test=4, t_len=20)
+    for i, s in enumerate(ss):
+        z = np.concatenate([s.z_train, s.z_test]).reshape(-1, 2)
+        rates = np.logaddexp(0, z @ np.random.default_rng(i).standard_normal((2, 8 + i)))
+        b = np.concatenate([s.b_train, s.b_test]).reshape(-1, 2)
+        np.savez(root / f"s{i}.npz", rates=rates.T, behaviour=b.T)
+    out = candy_real_data(seed=0, dataset="mine", trial_len=20, epochs=2)
+    assert {"cross_r2", "uni_r2", "within_r2", "kstep_r2_k1"} <= set(out)
+    assert all(np.isfinite(v) for v in out.values())
+    np.savez(root / "s9.npz", rates=np.ones((3, 200)))  # no behaviour: the error names the file
+    with pytest.raises(ValueError, match="s9.npz"):
+        candy_real_data(seed=0, dataset="mine", trial_len=20, epochs=2)
+
+
+def test_align_experiment_is_deterministic_and_plots(tmp_path):
+    from methods.candy.experiments import candy_align
+    from methods.candy.plots import eigen_figure, latent_figure
+
+    kw = dict(seed=3, epochs=2, baselines=True, cebra_steps=3)
+    a, b = candy_align(**kw), candy_align(**kw)
+    assert a == b
+    with pytest.raises(ValueError, match="lambda_c"):
+        candy_align(seed=0, lambda_c=-1.0)
+    units = [{"status": "ok", "point": {}, "seed_index": 0, "metrics": a}]
+    assert latent_figure(units, tmp_path / "lat.png") and (tmp_path / "lat.png").stat().st_size
+    assert eigen_figure(units, tmp_path / "eig.png") and (tmp_path / "eig.png").stat().st_size
