@@ -466,6 +466,7 @@ def candy_spiral_generator(*, seed: int, device: str = "cpu", trials: int = 200)
         "spiral_noise_target": SPIRAL_NOISE,
         "variant_r0_min": float(r0.min()),
         "variant_r0_max": float(r0.max()),
+        "variant_r0_outside": float(np.mean((r0 < 0.3) | (r0 > 0.7))),
     }
 
 
