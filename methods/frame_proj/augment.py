@@ -47,12 +47,34 @@ def time_warp(x: torch.Tensor, sigma: float, knots: int, gen: torch.Generator) -
     return torch.gather(x, 2, lo) * (1 - frac) + torch.gather(x, 2, lo + 1) * frac
 
 
+def random_rotations(n: int, gen: torch.Generator, dtype=torch.float32) -> torch.Tensor:
+    """(n, 3, 3) rotations uniform on SO(3) (unit quaternions from normalised Gaussians)."""
+    q = torch.randn(n, 4, generator=gen, dtype=dtype)
+    w, x, y, z = (q / q.norm(dim=1, keepdim=True)).unbind(1)
+    return torch.stack([
+        1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
+        2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
+        2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], 1).view(n, 3, 3)
+
+
+def rotate_triplets(x: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
+    """Apply each series' rotation (n, 3, 3) to every consecutive channel triplet (an IMU's
+    accelerometer xyz, gyroscope xyz, ...); C must be a multiple of 3."""
+    n, c, length = x.shape
+    if c % 3:
+        raise ValueError(f"rotation needs a multiple of 3 channels, got {c}")
+    return torch.einsum("nij,ngjl->ngil", rot, x.view(n, c // 3, 3, length)).reshape(n, c, length)
+
+
 def simclr_view(x: torch.Tensor, gen: torch.Generator, *, jitter_sigma: float,
                 scale_sigma: float, max_segments: int, warp_sigma: float, warp_knots: int = 4,
-                p_permute: float = 0.5, p_warp: float = 0.5) -> torch.Tensor:
-    """One augmented view: jitter and scaling always; time warp and permutation each on a
-    random half of the series (p_warp, p_permute)."""
+                p_permute: float = 0.5, p_warp: float = 0.5, rotate: bool = False) -> torch.Tensor:
+    """One augmented view: a uniform random 3-D rotation of every channel triplet first when
+    ``rotate``; jitter and scaling always; time warp and permutation each on a random half
+    of the series (p_warp, p_permute)."""
     n = x.shape[0]
+    if rotate:
+        x = rotate_triplets(x, random_rotations(n, gen, x.dtype))
     out = scaling(jitter(x, jitter_sigma, gen), scale_sigma, gen)
     w = (torch.rand(n, generator=gen) < p_warp)[:, None, None]
     out = torch.where(w, time_warp(out, warp_sigma, warp_knots, gen), out)

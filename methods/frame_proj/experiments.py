@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 from methods.common.infonce import nt_xent
 from methods.common.params import is_int, is_real, require
 from methods.common.probes import logistic_probe_accuracy
-from methods.common.seeding import child_seed, torch_generator
+from methods.common.seeding import child_seed, numpy_rng, torch_generator
 from methods.common.threads import single_cpu_thread
 from methods.common.timeseries import (
     downsample,
@@ -32,6 +32,7 @@ from methods.common.timeseries import (
 from repro.registry import Unavailable, experiment
 
 from .models import LWA
+from .synthetic import gabor_burst, imu_windows, pulse_train
 from .training import (
     Views,
     embed,
@@ -195,6 +196,31 @@ def _geometry(h_t: torch.Tensor, h_F: torch.Tensor, m: int = 200) -> dict:
             "delta_abs_iqr": iqr(delta)}
 
 
+def _lwa_run(seed: int, channels: int, n_scales: int, v_tr: Views, v_te: Views, width: int,
+             blocks: int, train_kw: dict, views: tuple[str, ...] = ("F", "W")):
+    """LWA-lite from its seeded initialisation: ([h_t, h_F, h_W] untrained on train/test,
+    the same trained, the inference features [h_t, Phi_F(h_t), Phi_W(h_t)], training info)."""
+    torch.manual_seed(child_seed(seed, "init-lwa"))
+    lwa = LWA(channels, n_scales, width=width, blocks=blocks, views=views)
+    lwa.eval()
+    untrained = (encode_all(lwa, v_tr), encode_all(lwa, v_te))
+    info = train_lwa(lwa, v_tr, gen=torch_generator(seed, "lwa"), **train_kw)
+    h_tr, h_te = encode_all(lwa, v_tr), encode_all(lwa, v_te)
+    with torch.no_grad():
+        feats = (lwa.features(h_tr[0]), lwa.features(h_te[0]))
+    return untrained, (h_tr, h_te), feats, info
+
+
+def _simclr_run(seed: int, channels: int, x_tr: torch.Tensor, x_te: torch.Tensor, width: int,
+                blocks: int, train_kw: dict, aug: dict):
+    """SimCLR's 384-d encoder: (untrained train/test embeddings, trained ones, info)."""
+    torch.manual_seed(child_seed(seed, "init-simclr"))
+    sim = make_baseline(channels, None, width=width, blocks=blocks)
+    untrained = (embed(sim["enc"], x_tr), embed(sim["enc"], x_te))
+    info = train_simclr(sim, x_tr, gen=torch_generator(seed, "simclr"), aug=aug, **train_kw)
+    return untrained, (embed(sim["enc"], x_tr), embed(sim["enc"], x_te)), info
+
+
 @experiment("fp_ssl_compare")
 def fp_ssl_compare(*, seed: int, device: str = "cpu", dataset: str, epochs: int = 30,
                    batch: int = 128, lr: float = 3e-3, tau: float = 0.15, width: int = 32,
@@ -245,17 +271,11 @@ def fp_ssl_compare(*, seed: int, device: str = "cpu", dataset: str, epochs: int 
         v_tr, v_te = _views(xtr, scales), _views(xte, scales)
         out["acc_raw"] = _probe(xtr, ytr, xte, yte, seed)
 
-        torch.manual_seed(child_seed(seed, "init-lwa"))
-        lwa = LWA(channels, len(scales), width=width, blocks=blocks)
-        lwa.eval()
-        u_tr, u_te = encode_all(lwa, v_tr), encode_all(lwa, v_te)
+        train_kw = dict(epochs=epochs, batch=batch, lr=lr, tau=tau)
+        (u_tr, u_te), (h_tr, h_te), (f_tr, f_te), info = _lwa_run(
+            seed, channels, len(scales), v_tr, v_te, width, blocks, train_kw)
         out["acc_untrained_views"] = _probe(torch.cat(u_tr, 1), ytr, torch.cat(u_te, 1), yte,
                                             seed)
-        info = train_lwa(lwa, v_tr, epochs=epochs, batch=batch, lr=lr, tau=tau,
-                         gen=torch_generator(seed, "lwa"))
-        h_tr, h_te = encode_all(lwa, v_tr), encode_all(lwa, v_te)
-        with torch.no_grad():
-            f_tr, f_te = lwa.features(h_tr[0]), lwa.features(h_te[0])
         out["acc_lwa"] = _probe(f_tr, ytr, f_te, yte, seed)
         out["acc_lwa_enc3"] = _probe(torch.cat(h_tr, 1), ytr, torch.cat(h_te, 1), yte, seed)
         out["acc_lwa_ht"] = _probe(h_tr[0], ytr, h_te[0], yte, seed)
@@ -263,15 +283,11 @@ def fp_ssl_compare(*, seed: int, device: str = "cpu", dataset: str, epochs: int 
         out["sec_per_epoch_lwa"] = info["sec_per_epoch"]
         out["lwa_loss_first"], out["lwa_loss_final"] = info["loss_first"], info["loss_final"]
 
-        torch.manual_seed(child_seed(seed, "init-simclr"))
-        sim = make_baseline(channels, None, width=width, blocks=blocks)
         x_tr_t, x_te_t = to_torch(xtr), to_torch(xte)
-        out["acc_untrained_time"] = _probe(embed(sim["enc"], x_tr_t), ytr,
-                                           embed(sim["enc"], x_te_t), yte, seed)
-        info = train_simclr(sim, x_tr_t, epochs=epochs, batch=batch, lr=lr, tau=tau,
-                            gen=torch_generator(seed, "simclr"), aug=aug)
-        out["acc_simclr"] = _probe(embed(sim["enc"], x_tr_t), ytr, embed(sim["enc"], x_te_t),
-                                   yte, seed)
+        untrained, trained, info = _simclr_run(seed, channels, x_tr_t, x_te_t, width, blocks,
+                                               train_kw, aug)
+        out["acc_untrained_time"] = _probe(untrained[0], ytr, untrained[1], yte, seed)
+        out["acc_simclr"] = _probe(trained[0], ytr, trained[1], yte, seed)
         out["sec_per_epoch_simclr"] = info["sec_per_epoch"]
 
         if supervised:
@@ -285,6 +301,101 @@ def fp_ssl_compare(*, seed: int, device: str = "cpu", dataset: str, epochs: int 
     out["rel_gain_pct"] = 100.0 * out["gain_pp"] / max(out["acc_simclr"], 1e-9)
     out["gain_over_untrained_pp"] = out["acc_lwa"] - out["acc_untrained_views"]
     out["mapper_gain_pp"] = out["acc_lwa"] - out["acc_lwa_ht"]
+    return out
+
+
+def _standardise_channels(x_tr: np.ndarray, x_te: np.ndarray):
+    """Per-channel mean/sd over the training set (not per series: that would erase a
+    constant gravity component)."""
+    mu = x_tr.mean(axis=(0, 2), keepdims=True)
+    sd = x_tr.std(axis=(0, 2), keepdims=True) + 1e-8
+    return (x_tr - mu) / sd, (x_te - mu) / sd
+
+
+@experiment("fp_orientation_invariance")
+def fp_orientation_invariance(*, seed: int, device: str = "cpu", n_train: int = 2000,
+                              n_test: int = 1000, label_frac: float = 0.1, epochs: int = 20,
+                              batch: int = 128, lr: float = 3e-3, tau: float = 0.15,
+                              width: int = 32, blocks: int = 4, n_scales: int = 16,
+                              jitter_sigma: float = 0.1, scale_sigma: float = 0.1,
+                              max_segments: int = 5, warp_sigma: float = 0.2) -> dict:
+    """Synthetic IMU windows (synthetic.py): pre-train LWA-lite and rotation-augmented SimCLR
+    (uniform 3-D rotation of the accelerometer and gyroscope triplets, then the usual
+    augmentations) on ``n_train`` unlabelled windows; the logistic probe sees the labels of a
+    stratified ``label_frac`` of them; test accuracy (%) overall and on the three static
+    classes (which differ only in gravity direction). Controls: LWA's untrained encoders and
+    the raw-window probe. Channels standardised with training statistics, not per series."""
+    _checked(seed, device, {"n_train": (n_train, 50), "n_test": (n_test, 10),
+                            "epochs": (epochs, 1), "batch": (batch, 4), "width": (width, 4),
+                            "blocks": (blocks, 1), "n_scales": (n_scales, 1),
+                            "max_segments": (max_segments, 1)},
+             {"lr": lr, "tau": tau, "label_frac": label_frac})
+    require(label_frac <= 1, "label_frac", "must be <= 1", label_frac)
+    rng = numpy_rng(seed, "imu")
+    xtr, ytr = imu_windows(n_train, rng)
+    xte, yte = imu_windows(n_test, rng)
+    xtr, xte = _standardise_channels(xtr, xte)
+    lab = stratified_subset(ytr, max(5, int(round(label_frac * n_train))), seed=0)
+    static = yte < 3
+    scales = default_scales(xtr.shape[-1], n_scales)
+    train_kw = dict(epochs=epochs, batch=batch, lr=lr, tau=tau)
+    aug = dict(jitter_sigma=jitter_sigma, scale_sigma=scale_sigma, max_segments=max_segments,
+               warp_sigma=warp_sigma, rotate=True)
+    out = {}
+
+    def probe(name, f_tr, f_te):
+        f_tr, f_te = np.asarray(f_tr)[lab], np.asarray(f_te)
+        out[f"acc_{name}"] = _probe(f_tr, ytr[lab], f_te, yte, seed)
+        out[f"static_acc_{name}"] = _probe(f_tr, ytr[lab], f_te[static], yte[static], seed)
+
+    with single_cpu_thread(device), threadpool_limits(1):
+        v_tr, v_te = _views(xtr, scales), _views(xte, scales)
+        probe("raw", xtr.reshape(n_train, -1), xte.reshape(n_test, -1))
+        (u_tr, u_te), _, (f_tr, f_te), info = _lwa_run(seed, 6, len(scales), v_tr, v_te, width,
+                                                       blocks, train_kw)
+        probe("untrained_views", torch.cat(u_tr, 1), torch.cat(u_te, 1))
+        probe("lwa", f_tr, f_te)
+        _, trained, _ = _simclr_run(seed, 6, to_torch(xtr), to_torch(xte), width, blocks,
+                                    train_kw, aug)
+        probe("simclr_rot", *trained)
+    out["static_gain_pp"] = out["static_acc_lwa"] - out["static_acc_simclr_rot"]
+    out["gain_pp"] = out["acc_lwa"] - out["acc_simclr_rot"]
+    return out
+
+
+TASKS = {"pulse": pulse_train, "burst": gabor_burst}
+
+
+@experiment("fp_views_ablation")
+def fp_views_ablation(*, seed: int, device: str = "cpu", task: str, n_train: int = 800,
+                      n_test: int = 400, epochs: int = 15, batch: int = 128, lr: float = 3e-3,
+                      tau: float = 0.15, width: int = 32, blocks: int = 4,
+                      n_scales: int = 16) -> dict:
+    """LWA-lite with both frame views (full), without the orthonormal basis (no_ob: x and
+    the wavelet view) and without the overcomplete frame (no_of: x and the Fourier view), on
+    a periodic (``pulse``) or transient (``burst``) synthetic task (synthetic.py): test
+    accuracy (%) of the logistic probe on each variant's inference feature. The variants
+    share the initialisation of the parts they keep and the training batches' order."""
+    _checked(seed, device, {"n_train": (n_train, 20), "n_test": (n_test, 10),
+                            "epochs": (epochs, 1), "batch": (batch, 4), "width": (width, 4),
+                            "blocks": (blocks, 1), "n_scales": (n_scales, 1)},
+             {"lr": lr, "tau": tau})
+    require(task in TASKS, "task", f"must be one of {tuple(TASKS)}", task)
+    rng = numpy_rng(seed, f"task-{task}")
+    xtr, ytr = TASKS[task](n_train, rng)
+    xte, yte = TASKS[task](n_test, rng)
+    xtr, xte = znormalise(xtr), znormalise(xte)
+    scales = default_scales(xtr.shape[-1], n_scales)
+    train_kw = dict(epochs=epochs, batch=batch, lr=lr, tau=tau)
+    out = {}
+    with single_cpu_thread(device), threadpool_limits(1):
+        v_tr, v_te = _views(xtr, scales), _views(xte, scales)
+        out["acc_raw"] = _probe(xtr, ytr, xte, yte, seed)
+        for name, views in (("full", ("F", "W")), ("no_ob", ("W",)), ("no_of", ("F",))):
+            _, _, (f_tr, f_te), _ = _lwa_run(seed, 1, len(scales), v_tr, v_te, width, blocks,
+                                             train_kw, views)
+            out[f"acc_{name}"] = _probe(f_tr, ytr, f_te, yte, seed)
+    out["best_ablation"] = max(out["acc_no_ob"], out["acc_no_of"])
     return out
 
 

@@ -88,8 +88,13 @@ class LWA(nn.Module):
     mappers (stage 2)."""
 
     def __init__(self, channels: int, scales: int, dim: int = 128, width: int = 32,
-                 blocks: int = 4, mapper_hidden: int = 64):
+                 blocks: int = 4, mapper_hidden: int = 64, views: tuple[str, ...] = ("F", "W")):
         super().__init__()
+        if not set(views) <= {"F", "W"}:
+            raise ValueError(f"parameter 'views' must be a subset of ('F', 'W'), got {views!r}")
+        # every module is built whatever ``views`` says, so that ablations share the
+        # initialisation of the parts they keep (paired comparisons)
+        self.views = tuple(v for v in ("F", "W") if v in views)
         self.f_t = Encoder1d(channels, dim, width, blocks)
         self.f_F = FourierEncoder(channels, dim, width, blocks)
         self.f_W = Encoder1d(channels * scales, dim, width, blocks)
@@ -98,8 +103,12 @@ class LWA(nn.Module):
         self.phi_h_F, self.phi_h_W = Mapper(mapper_hidden), Mapper(mapper_hidden)
 
     def encode(self, x, four, wav):
-        return self.f_t(x), self.f_F(four), self.f_W(wav)
+        """(h_t, h_F, h_W); an ablated view's entry is None."""
+        return (self.f_t(x), self.f_F(four) if "F" in self.views else None,
+                self.f_W(wav) if "W" in self.views else None)
 
     def features(self, h_t):
-        """Inference feature [h_t, Phi_h^{t->F}(h_t), Phi_h^{t->W}(h_t)] (the paper's order)."""
-        return torch.cat([h_t, self.phi_h_F(h_t), self.phi_h_W(h_t)], dim=1)
+        """Inference feature [h_t, Phi_h^{t->F}(h_t), Phi_h^{t->W}(h_t)] (the paper's order;
+        an ablated view's part is left out)."""
+        maps = {"F": self.phi_h_F, "W": self.phi_h_W}
+        return torch.cat([h_t] + [maps[v](h_t) for v in self.views], dim=1)

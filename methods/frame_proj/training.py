@@ -62,21 +62,26 @@ def l1_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def lwa_loss(model: LWA, x, four, wav, tau: float) -> torch.Tensor:
+    """NTX(t,W) + NTX(t,F) + NTX(W,F) + |Phi_z^F(z_t) - z_F|_1 + |Phi_z^W(z_t) - z_W|_1, the
+    terms of an ablated view left out."""
     h_t, h_F, h_W = model.encode(x, four, wav)
-    z_t = F.normalize(model.g_t(h_t), dim=1)
-    z_F = F.normalize(model.g_F(h_F), dim=1)
-    z_W = F.normalize(model.g_W(h_W), dim=1)
-    l_id = (nt_xent(z_t, z_W, temperature=tau) + nt_xent(z_t, z_F, temperature=tau)
-            + nt_xent(z_W, z_F, temperature=tau))
-    l_map = l1_map(model.phi_z_F(z_t), z_F) + l1_map(model.phi_z_W(z_t), z_W)
-    return l_id + l_map
+    z = {"t": F.normalize(model.g_t(h_t), dim=1)}
+    if h_F is not None:
+        z["F"] = F.normalize(model.g_F(h_F), dim=1)
+    if h_W is not None:
+        z["W"] = F.normalize(model.g_W(h_W), dim=1)
+    loss = sum(nt_xent(z[a], z[b], temperature=tau)
+               for a, b in (("t", "W"), ("t", "F"), ("W", "F")) if a in z and b in z)
+    phi = {"F": model.phi_z_F, "W": model.phi_z_W}
+    return loss + sum(l1_map(phi[v](z["t"]), z[v]) for v in ("F", "W") if v in z)
 
 
 @torch.no_grad()
 def encode_all(model: LWA, views: Views, chunk: int = 512):
     model.eval()
     outs = [model.encode(*views.take(slice(s, s + chunk))) for s in range(0, len(views.x), chunk)]
-    return tuple(torch.cat([o[i] for o in outs]) for i in range(3))
+    return tuple(None if outs[0][i] is None else torch.cat([o[i] for o in outs])
+                 for i in range(3))
 
 
 def train_lwa(model: LWA, views: Views, *, epochs: int, batch: int, lr: float, tau: float,
@@ -109,8 +114,8 @@ def train_lwa(model: LWA, views: Views, *, epochs: int, batch: int, lr: float, t
     map_loss = math.nan
     for _ in range(epochs):
         for idx in _batches(n, batch, gen):
-            loss = l1_map(model.phi_h_F(h_t[idx]), h_F[idx]) + l1_map(model.phi_h_W(h_t[idx]),
-                                                                       h_W[idx])
+            loss = sum(l1_map(phi(h_t[idx]), h[idx])
+                       for phi, h in ((model.phi_h_F, h_F), (model.phi_h_W, h_W)) if h is not None)
             opt.zero_grad()
             loss.backward()
             opt.step()
