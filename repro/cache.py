@@ -166,5 +166,11 @@ class UnitCache:
             return None
 
     def put(self, key: str, record: dict[str, Any]) -> None:
+        """Store a unit's record. The cache only saves time, so a failed write (full disk,
+        read-only cache dir) is a warning and the run goes on."""
         entry = {"key": key, "sha256": _checksum(record), "record": record}
-        atomic_write_text(self.path(key), json.dumps(entry, sort_keys=True))
+        try:
+            atomic_write_text(self.path(key), json.dumps(entry, sort_keys=True))
+        except OSError as e:
+            warnings.warn(f"cannot write cache entry {self.path(key)} ({e.strerror or e}); "
+                          "the unit will be recomputed next time", stacklevel=2)

@@ -14,12 +14,12 @@ from typing import Optional
 
 import typer
 
-from .errors import ClaimError, MetricMissing, UsageError
+from .errors import ClaimError, MetricMissing, ResultsWriteError, UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Claims-as-tests reproduction harness for contrastive-learning papers.")
 
-EXIT_OK, EXIT_UNMET, EXIT_BAD = 0, 1, 2
+EXIT_OK, EXIT_UNMET, EXIT_BAD, EXIT_WRITE = 0, 1, 2, 3
 
 
 def _err(msg: str) -> None:
@@ -58,6 +58,10 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
         device: str = typer.Option("auto", help="auto | cpu | cuda"),
         no_cache: bool = typer.Option(False, "--no-cache", help="recompute every unit"),
         results_dir: Optional[Path] = typer.Option(None, help="default: ./results"),
+        executor: str = typer.Option("local", help="local (this machine) | ray"),
+        address: Optional[str] = typer.Option(
+            None, help="--executor ray: 'auto' or HOST:PORT of a running cluster "
+                       "(default: start a private local Ray)"),
         ) -> None:
     """Run claims at a scale, print their check tables, write results/."""
     from .results import console_table
@@ -68,10 +72,14 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
         try:
             path = resolve_claim(arg)
             res = run_claim(path, scale=scale, seeds=seeds, jobs=jobs, device=device,
-                            use_cache=not no_cache, results_root=results_dir)
+                            use_cache=not no_cache, results_root=results_dir,
+                            executor=executor, address=address)
         except (ClaimError, MetricMissing, FileNotFoundError, UsageError) as e:
             _err(str(e))
             raise typer.Exit(EXIT_BAD) from None
+        except ResultsWriteError as e:
+            _err(f"error: {e}")
+            raise typer.Exit(EXIT_WRITE) from None
         r = res.record
         print(f"\n{r['claim']['id']} — {r['claim']['title']}  [scale: {scale}, "
               f"seeds: {r['seeds']}, device: {r['provenance']['device']}]")

@@ -34,3 +34,8 @@ class MetricMissing(Exception):
 
 class UsageError(Exception):
     """A command-line request that cannot be honoured (e.g. --device cuda without a GPU)."""
+
+
+class ResultsWriteError(Exception):
+    """Results could not be written (read-only folder, full disk). Nothing was replaced:
+    the previous results are intact, and finished units are in the unit cache."""

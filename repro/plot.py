@@ -16,10 +16,19 @@ _COLOURS = {"reproduced": "tab:green", "not_reproduced": "tab:red",
 
 def plot_record(record: dict[str, Any], path: Path) -> bool:
     """Draw the record's checks into ``path``; False when there is nothing to draw."""
+    png = render_record(record)
+    if png is None:
+        return False
+    atomic_write_bytes(path, png)
+    return True
+
+
+def render_record(record: dict[str, Any]) -> bytes | None:
+    """The record's figure as PNG bytes; None when there is nothing to draw."""
     checks = [c for c in record["checks"] if any(g.get("interval") for g in c["groups"])]
     specs = record["claim"].get("plots") or []
     if not checks and not specs:
-        return False
+        return None
     import io
 
     import matplotlib
@@ -79,8 +88,7 @@ def plot_record(record: dict[str, Any], path: Path) -> bool:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return True
+    return buf.getvalue()
 
 
 def _loglog_panel(ax: Any, c: dict[str, Any], units: list[dict[str, Any]]) -> None:

@@ -1,5 +1,7 @@
 """pytest plugin: every ``claims/*.yaml`` is a test that runs the claim at the smoke scale
 and passes when its verdict equals ``expect.smoke``; on failure it shows the check table.
+It then reruns the claim's first unit and requires bit-identical metrics (CPU determinism;
+timings listed in the claim's ``volatile_metrics`` excepted): one unit more per claim.
 
 Units run on the CPU with a fresh cache and write their results into a temporary
 directory, so a test run never touches the committed ``results/``. Works under xdist.
@@ -17,6 +19,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("repro")
     group.addoption("--repro-scale", default="smoke",
                     help="scale at which claim files run as tests (default: smoke)")
+    group.addoption("--repro-no-rerun", action="store_true",
+                    help="skip the determinism check (rerunning each claim's first unit and "
+                         "requiring bit-identical metrics)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -53,6 +58,26 @@ class ClaimMismatch(Exception):
     pass
 
 
+def rerun_differences(record: dict) -> str | None:
+    """Rerun the record's first finished unit and compare its metrics bit for bit, except
+    the claim's ``volatile_metrics`` (timings). None when identical (or nothing ran)."""
+    from fnmatch import fnmatchcase
+
+    from .execute import run_unit
+
+    unit = next((u for u in record["units"] if u["status"] == "ok"), None)
+    if unit is None:
+        return None
+    volatile = record["claim"].get("volatile_metrics") or []
+    again = run_unit(record["claim"]["experiment"], unit["params"], unit["seed"], "cpu")
+    if again["status"] != "ok":
+        return f"status {again['status']}: {again.get('error')}"
+    keep = [k for k in unit["metrics"] if not any(fnmatchcase(k, g) for g in volatile)]
+    diffs = [f"{k}: {unit['metrics'][k]!r} then {again['metrics'].get(k)!r}" for k in keep
+             if again["metrics"].get(k) != unit["metrics"][k]]
+    return "; ".join(diffs[:5]) or None
+
+
 class ClaimItem(pytest.Item):
     def runtest(self) -> None:
         from .results import console_table
@@ -75,6 +100,11 @@ class ClaimItem(pytest.Item):
             raise ClaimMismatch(
                 f"{self.path.name} at scale {scale}: verdict {res.verdict}, "
                 f"expected {res.expect}\n{console_table(res.record)}")
+        if not self.config.getoption("--repro-no-rerun"):
+            diff = rerun_differences(res.record)
+            if diff:
+                raise ClaimMismatch(f"{self.path.name} is not deterministic on the CPU: its "
+                                    f"first unit, rerun, gave {diff}")
 
     def repr_failure(self, excinfo, style=None):
         from .errors import ClaimError, MetricMissing

@@ -13,7 +13,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from .fsutil import atomic_write_text
+from .errors import ResultsWriteError
+from .fsutil import atomic_write_many, atomic_write_text
 from .settings import results_dir as default_results_dir
 
 SHIFTABLE = ("within", "at_least", "at_most")
@@ -151,17 +152,25 @@ def write_record(record: dict[str, Any], root: Path | None = None, plot: bool = 
     """Write json (+ png + md) for one claim run; return the json path."""
     root = Path(root) if root else default_results_dir()
     d = root / record["claim"]["id"]
-    d.mkdir(parents=True, exist_ok=True)
     scale = record["scale"]
+    files: dict[Path, bytes] = {}
     if plot:
-        from .plot import plot_record
+        from .plot import render_record
 
-        png = d / f"{scale}.png"
-        if plot_record(record, png):
-            record["plot"] = png.name
+        png = render_record(record)
+        if png is not None:
+            files[d / f"{scale}.png"] = png
+            record["plot"] = f"{scale}.png"
     jpath = d / f"{scale}.json"
-    atomic_write_text(jpath, json.dumps(record, indent=1, sort_keys=False, default=str) + "\n")
-    atomic_write_text(d / f"{scale}.md", markdown(record))
+    files[jpath] = (json.dumps(record, indent=1, sort_keys=False, default=str) + "\n").encode()
+    files[d / f"{scale}.md"] = markdown(record).encode()
+    try:
+        atomic_write_many(files)
+    except OSError as e:
+        raise ResultsWriteError(
+            f"cannot write results to {d}: {e.strerror or e} ({type(e).__name__}); the previous "
+            "results there are unchanged, and the finished units are in the unit cache, so a "
+            "rerun after fixing this recomputes nothing") from e
     return jpath
 
 
@@ -208,7 +217,11 @@ def write_summary(root: Path | None = None) -> Path:
                                 "deciding check: ours (95% CI)", "commit"], tablefmt="github")
         if rows else "_No results yet._", ""])
     out = root / "README.md"
-    atomic_write_text(out, text)
+    try:
+        atomic_write_text(out, text)
+    except OSError as e:
+        raise ResultsWriteError(f"cannot write {out}: {e.strerror or e}; the previous summary "
+                                "is unchanged (rerun `repro report` once it is writable)") from e
     return out
 
 

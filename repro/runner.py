@@ -43,12 +43,14 @@ class RunResult:
         return self.record["verdict"] == self.record["expect"]
 
 
-def resolve_device(device: str) -> str:
+def resolve_device(device: str, remote: bool = False) -> str:
+    """``auto`` is the local machine's best; with a remote executor (``remote``) the
+    workers, not this machine, must have the GPU that ``cuda`` asks for."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
+    if device == "cuda" and not remote and not torch.cuda.is_available():
         raise UsageError("--device cuda asked for, but torch sees no CUDA device")
     if device not in ("cpu", "cuda"):
         raise UsageError(f"unknown device {device!r} (auto, cpu or cuda)")
@@ -64,7 +66,8 @@ def _skip_reason(claim: Claim, scale: str, device: str) -> str | None:
 def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = None,
               jobs: int = 1, device: str = "auto", use_cache: bool = True,
               cache_root: Path | None = None, results_root: Path | None = None,
-              write: bool = True, progress: bool = True) -> RunResult:
+              write: bool = True, progress: bool = True, executor: str = "local",
+              address: str | None = None) -> RunResult:
     """Run the claim at ``path``; raise ClaimError / MetricMissing on bad input."""
     t_start = time.perf_counter()
     claim = load_claim(path)
@@ -72,7 +75,7 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
         raise ClaimError([Problem(claim.source, claim.line("scales"), "scales",
                                   f"the claim defines no scale {scale!r} "
                                   f"(it has: {', '.join(claim.scales)})")])
-    device = resolve_device(device)
+    device = resolve_device(device, remote=executor != "local")
     units = plan(claim, scale, seeds)
     cache = UnitCache(cache_root or cache_dir())
     records: list[dict[str, Any] | None] = [None] * len(units)
@@ -93,20 +96,24 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
             else:
                 pending.append(i)
         verified = _verify_first(claim, scale, records)
-        executor = make_executor(jobs)
+        gpus = 1.0 if "cuda" in claim.scales[scale].requires else 0.0
+        pool = make_executor(jobs, executor, address=address, gpus_per_unit=gpus) if (
+            pending) else None
         try:
             if pending and not verified:
                 first, pending = pending[0], pending[1:]
-                for i, rec in make_executor(1).run([_task(units[first], device, first)]):
+                for i, rec in pool.run([_task(units[first], device, first)]):
                     _finish(i, rec, units, keys, records, cache, bar)
                 verified = _verify_first(claim, scale, records)
-            for i, rec in executor.run(_task(units[i], device, i) for i in pending):
+            for i, rec in (pool.run(_task(units[i], device, i) for i in pending)
+                           if pending else ()):
                 _finish(i, rec, units, keys, records, cache, bar)
                 if not verified and rec["status"] == "ok":
                     # the first unit failed: check metric names on the first one that did not
                     verified = _verify_first(claim, scale, records)
         finally:
-            executor.close()
+            if pool is not None:
+                pool.close()
     finally:
         bar.close()
     rows = [_unit_row(u, k, r) for u, k, r in zip(units, keys, records)]

@@ -41,8 +41,12 @@ OP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 OP_SPECIFIC = frozenset().union(*(r | o for r, o in OP_FIELDS.values()))
 
 
+MAX_SEEDS = 10_000  # more is a typo, not a plan (and would plan millions of units)
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # NaN/inf are never a tolerance, bound or reference value
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class PaperRef(_Strict):
@@ -56,7 +60,8 @@ class PaperRef(_Strict):
 class Scale(_Strict):
     params: dict[str, Any] = Field(default_factory=dict,
                                    description="parameter overrides for this scale")
-    seeds: int | None = Field(None, ge=1, description="overrides the claim's seeds")
+    seeds: int | None = Field(None, ge=1, le=MAX_SEEDS,
+                              description="overrides the claim's seeds")
     sweep: Sweep | None = Field(None, description="overrides the claim's sweep")
     requires: list[Literal["cuda"]] = Field(default_factory=list,
                                             description="hardware this scale needs")
@@ -117,11 +122,16 @@ class Claim(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     sweep: Sweep | None = None
     scales: dict[ScaleName, Scale]
-    seeds: int = Field(3, ge=1)
+    seeds: int = Field(3, ge=1, le=MAX_SEEDS)
     checks: list[Check] = Field(min_length=1)
     expect: dict[ScaleName, Verdict]
     plots: list[PlotSpec] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    volatile_metrics: list[str] = Field(
+        default_factory=list,
+        description="glob patterns of metrics that measure the machine (wall or CPU times), "
+                    "exempt from the bit-identical rerun check; everything else must repeat "
+                    "exactly on the CPU")
     notes: str | None = None
 
     # Not part of the file: where it came from, for error messages.

@@ -81,6 +81,10 @@ MAX_NODES = 100_000  # a claim file is small; this stops alias bombs ("billion l
 
 def _to_python(loader: _Loader, node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     lines[path] = node.start_mark.line + 1
+    if len(path) > MAX_DEPTH:  # also what a self-referencing alias (&a [*a]) comes to
+        raise YamlProblem(f"nested more than {MAX_DEPTH} levels deep (a recursive alias?); "
+                          "a claim file is a few levels of plain data",
+                          node.start_mark.line + 1, _fmt(path[:3]))
     if len(lines) > MAX_NODES:
         raise YamlProblem(f"more than {MAX_NODES} values (alias expansion?); a claim file is "
                           "small", node.start_mark.line + 1, _fmt(path))
@@ -107,6 +111,28 @@ def _to_python(loader: _Loader, node: yaml.Node, path: Path_, lines: dict[Path_,
     return loader.construct_object(node, deep=True)
 
 
+MAX_DEPTH = 32  # claim files nest a few levels; deeper is garbage (and PyYAML recurses)
+
+_OPEN = (yaml.BlockSequenceStartToken, yaml.BlockMappingStartToken,
+         yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken)
+_CLOSE = (yaml.BlockEndToken, yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken)
+
+
+def _check_depth(loader: _Loader) -> None:
+    """Reject nesting deeper than MAX_DEPTH from the token stream (PyYAML's scanner is
+    iterative, its composer recursive), naming the line where it gets too deep."""
+    depth = 0
+    while not loader.check_token(yaml.StreamEndToken):
+        tok = loader.get_token()
+        if isinstance(tok, _OPEN):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlProblem(f"nested more than {MAX_DEPTH} levels deep; a claim file is "
+                                  "a few levels of plain data", tok.start_mark.line + 1)
+        elif isinstance(tok, _CLOSE):
+            depth -= 1
+
+
 def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:
     """Parse ``text``; return (data, {key path tuple: 1-based line})."""
     try:
@@ -116,6 +142,10 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:
         raise YamlProblem(f"malformed YAML: {e.reason} (character {e.character:#06x})",
                           line) from None
     try:
+        try:
+            _check_depth(_Loader(text))
+        except yaml.MarkedYAMLError:
+            pass  # malformed: the parse below reports it with its line
         node = loader.get_single_node()
         lines: dict[Path_, int] = {}
         if node is None:

@@ -16,6 +16,9 @@ from sklearn.datasets import load_digits
 
 from repro.registry import Unavailable, data_dir
 
+FMNIST_HOW = ("`apt install dataset-fashion-mnist`, or put the four .gz files from "
+              "github.com/zalandoresearch/fashion-mnist under $REPRO_DATA_DIR/fashion-mnist")
+
 FMNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
@@ -103,8 +106,7 @@ def fashion_mnist(split: str = "train", root: Path | None = None) -> tuple[np.nd
     if missing:
         raise Unavailable(
             f"Fashion-MNIST not found under {root} (missing {', '.join(missing)}): "
-            "`apt install dataset-fashion-mnist` or put the four .gz files under "
-            "$REPRO_DATA_DIR/fashion-mnist")
+            f"{FMNIST_HOW}")
     files = [root / n for n in (*names, "SHA256SUMS")]
     stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file())
     return _read_fashion(str(root), names, stamp)
@@ -122,8 +124,21 @@ def _read_fashion(root_s: str, names: tuple[str, ...], stamp: tuple) -> tuple[np
         for n in names:
             digest = hashlib.sha256((root / n).read_bytes()).hexdigest()
             if n in sums and sums[n] != digest:
-                raise ValueError(f"{root / n}: SHA-256 {digest} does not match SHA256SUMS")
-    x, y = (_read_idx(root / n) for n in names)
+                raise ValueError(f"{root / n}: SHA-256 {digest} does not match SHA256SUMS; "
+                                 f"the file is damaged: {FMNIST_HOW}")
+    x, y = (_read_idx_checked(root / n) for n in names)
+    if x.ndim != 3 or x.shape[1:] != (28, 28) or y.ndim != 1:
+        raise ValueError(f"{root / names[0]}: images of shape {x.shape} and labels of shape "
+                         f"{y.shape}, expected (N, 28, 28) and (N,); {FMNIST_HOW}")
     if len(x) != len(y):
-        raise ValueError(f"{root}: {len(x)} images but {len(y)} labels")
+        raise ValueError(f"{root}: {len(x)} images but {len(y)} labels; {FMNIST_HOW}")
     return x, y
+
+
+def _read_idx_checked(path: Path) -> np.ndarray:
+    """``_read_idx`` with every way a file can be damaged reported as its name and the fix."""
+    try:
+        return _read_idx(path)
+    except (OSError, EOFError, ValueError, IndexError) as e:
+        msg = str(e).removeprefix(f"{path}: ")
+        raise ValueError(f"{path}: unreadable ({msg}); {FMNIST_HOW}") from None

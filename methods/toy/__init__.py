@@ -58,3 +58,30 @@ def toy_slow(*, seed: int, device: str = "cpu", delay: float = 0.3, mean: float 
 def toy_required(*, seed: int, device: str = "cpu", n: int, label: str = "a") -> dict:
     """``n`` has no default, so a claim must set it: for the required-parameter check."""
     return {"x": float(n), "seed_mod": float(seed % 7)}
+
+
+@experiment("toy_noop")
+def toy_noop(*, seed: int, device: str = "cpu") -> dict:
+    """Does nothing: measures the harness's own per-unit overhead (benchmarks)."""
+    return {"x": float(seed % 2)}
+
+
+@experiment("toy_crash")
+def toy_crash(*, seed: int, device: str = "cpu", marker_dir: str = "", crashes: int = 1,
+              crash_seed_index: int = 0, seed_offset: int = 0) -> dict:
+    """Kills its own worker process (SIGKILL) the first ``crashes`` times the unit whose
+    seed is ``seed_offset + crash_seed_index`` runs: a worker lost mid-unit. Attempts are
+    counted in files under ``marker_dir`` (shared by the driver and every worker)."""
+    import os
+    import signal
+    from pathlib import Path
+
+    if seed == seed_offset + crash_seed_index and marker_dir:
+        d = Path(marker_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        attempts = len(list(d.glob(f"attempt-{seed}-*")))
+        (d / f"attempt-{seed}-{attempts}").touch()
+        if attempts < crashes:
+            os.kill(os.getpid(), signal.SIGKILL)
+    rng = np.random.default_rng(seed)
+    return {"x": float(1.0 + 0.01 * rng.standard_normal())}
