@@ -64,3 +64,39 @@ class TestFashionMNIST:
         shutil.copy(real / "SHA256SUMS", d / "SHA256SUMS")
         with pytest.raises(ValueError, match=f"SHA256SUMS.*{self.how}"):
             self.load(d)
+
+
+class TestCandySessions:
+    """Users' own recordings (one .npz per session: spikes or rates x time, behaviour x time)."""
+
+    def load(self, path):
+        from methods.candy.data import load_sessions
+
+        return load_sessions(path, trial_len=10, min_trials=2)
+
+    def _good(self, path, t=40):
+        rng = np.random.default_rng(0)
+        np.savez(path, spikes=rng.poisson(1.0, (5, t)), behavior=rng.standard_normal((2, t)))
+
+    def test_missing(self, tmp_path):
+        from methods.candy.data import SessionFileError
+
+        with pytest.raises(SessionFileError, match="nothere.npz"):
+            self.load(tmp_path / "nothere.npz")
+
+    def test_truncated(self, tmp_path):
+        from methods.candy.data import SessionFileError
+
+        f = tmp_path / "s1.npz"
+        self._good(f)
+        f.write_bytes(f.read_bytes()[:100])
+        with pytest.raises(SessionFileError, match=r"s1\.npz.*not a readable \.npz"):
+            self.load(tmp_path)
+
+    def test_wrong_shape(self, tmp_path):
+        from methods.candy.data import SessionFileError
+
+        f = tmp_path / "s2.npz"
+        np.savez(f, spikes=np.ones((5, 40)), behavior=np.ones((2, 39)))
+        with pytest.raises(SessionFileError, match=r"s2\.npz.*40 time bins.*39"):
+            self.load(f)
