@@ -200,14 +200,24 @@ def load_cora(root: Path | None = None) -> Graph:
     return _read_cora(kind, str(path), stamp)
 
 
+CORA_HOW = ("get cora.zip from github.com/TianxiangZhao0474/RAGC (or the Planetoid raw files "
+            "from github.com/kimiyoung/planetoid) and put it under $REPRO_DATA_DIR/graphs")
+
+
 @functools.lru_cache(maxsize=2)  # one unit per seed would re-read and re-hash the same files
 def _read_cora(kind: str, path_s: str, stamp: tuple) -> Graph:
     path = Path(path_s)
-    if kind == "zip":
-        _check_sha(path)
-        g = read_npy_zip(path)
-    else:
-        g = read_planetoid(path)
+    try:
+        if kind == "zip":
+            _check_sha(path)
+            g = read_npy_zip(path)
+        else:
+            g = read_planetoid(path)
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile,
+            pickle.UnpicklingError) as e:  # a damaged or truncated file: name it, say the fix
+        msg = str(e).removeprefix(f"{path}: ")
+        raise ValueError(f"{path}: unreadable or damaged ({type(e).__name__}: {msg}); "
+                         f"{CORA_HOW}") from None
     n, f, c = CORA_SHAPE
     if (g.n, g.features.shape[1], g.classes) != (n, f, c):
         raise ValueError(f"{path}: expected Cora's {n} nodes, {f} features and {c} classes, "

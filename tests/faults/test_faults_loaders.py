@@ -100,3 +100,44 @@ class TestCandySessions:
         np.savez(f, spikes=np.ones((5, 40)), behavior=np.ones((2, 39)))
         with pytest.raises(SessionFileError, match=r"s2\.npz.*40 time bins.*39"):
             self.load(f)
+
+
+class TestCora:
+    how = "TianxiangZhao0474/RAGC"
+
+    def load(self, root):
+        from methods.graphs.data import _read_cora, load_cora
+
+        _read_cora.cache_clear()
+        return load_cora(root)
+
+    def _zip(self, root, adj, feat, lab):
+        import io
+        import zipfile
+
+        (root / "graphs").mkdir(parents=True, exist_ok=True)
+        z = root / "graphs" / "cora.zip"
+        with zipfile.ZipFile(z, "w") as zf:
+            for name, arr in (("cora_adj.npy", adj), ("cora_feat.npy", feat),
+                              ("cora_label.npy", lab)):
+                buf = io.BytesIO()
+                np.save(buf, arr)
+                zf.writestr(name, buf.getvalue())
+        return z
+
+    def test_missing(self, tmp_path):
+        with pytest.raises(Unavailable, match=f"cora.zip.*{self.how}"):
+            self.load(tmp_path)
+
+    def test_truncated(self, tmp_path):
+        z = self._zip(tmp_path, np.zeros((4, 4), np.int32), np.zeros((4, 3), np.float32),
+                      np.arange(4))
+        z.write_bytes(z.read_bytes()[:200])
+        with pytest.raises(ValueError, match=f"cora.zip.*damaged.*{self.how}"):
+            self.load(tmp_path)
+
+    def test_wrong_shape(self, tmp_path):
+        self._zip(tmp_path, np.zeros((4, 4), np.int32), np.zeros((5, 3), np.float32),
+                  np.arange(4))
+        with pytest.raises(ValueError, match=r"cora.zip.*features must be \(4, F\)"):
+            self.load(tmp_path)
