@@ -26,6 +26,7 @@ from repro.registry import Unavailable, data_dir
 
 UCR_URL = "https://www.cs.ucr.edu/~eamonn/time_series_data_2018"
 UEA_URL = "https://www.timeseriesclassification.com"
+REDOWNLOAD = f"download it again from {UCR_URL} (univariate) or {UEA_URL} (multivariate)"
 
 #: name -> the aeon loader's function name (aeon.datasets); these ship inside the aeon wheel
 AEON_SHIPPED = {
@@ -70,7 +71,8 @@ def verify_file(path: Path, root: Path) -> None:
     if rel in sums:
         digest = _sha256(path)
         if digest != sums[rel]:
-            raise ValueError(f"{path}: SHA-256 {digest} does not match {sums_file} ({sums[rel]})")
+            raise ValueError(f"{path}: SHA-256 {digest} does not match {sums_file} "
+                             f"({sums[rel]}); {REDOWNLOAD}")
 
 
 def encode_labels(*ys: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
@@ -95,7 +97,8 @@ def validate(x: np.ndarray, y: np.ndarray, where: str) -> None:
     if len(x) == 0 or x.shape[1] < 1 or x.shape[2] < 2:
         raise ValueError(f"{where}: empty or too short, shape {x.shape}")
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{where}: non-finite values (missing values are not supported)")
+        raise ValueError(f"{where}: non-finite values (missing values are not supported; a "
+                         f"truncated file reads this way too: {REDOWNLOAD})")
     if y.dtype.kind not in "iu" or y.min() < 0:
         raise ValueError(f"{where}: labels must be integers >= 0")
 
@@ -130,7 +133,11 @@ def _read_archive(name: str, root_s: str, stamp: tuple) -> tuple[np.ndarray, ...
     out = []
     for f in (train, test):
         verify_file(f, root)
-        x, y = (load_from_tsv_file(str(f)) if ext == "tsv" else load_from_ts_file(str(f)))
+        try:
+            x, y = (load_from_tsv_file(str(f)) if ext == "tsv" else load_from_ts_file(str(f)))
+        except Exception as e:  # noqa: BLE001 - aeon's parser errors do not name the file
+            raise ValueError(f"{f}: unreadable as a UCR/UEA .{ext} file ({type(e).__name__}: "
+                             f"{e}); the file may be truncated: {REDOWNLOAD}") from None
         if isinstance(x, list):
             x = pad_edge([np.asarray(s, dtype=np.float64) for s in x])
         out += [np.asarray(x, dtype=np.float64), np.asarray(y)]
@@ -170,11 +177,15 @@ def load_dataset(name: str, root: Path | str | None = None) -> tuple[np.ndarray,
         stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size)
                       for f in (*files, root / "SHA256SUMS") if f.is_file())
         xtr, ytr, xte, yte = _read_archive(name, str(root), stamp)
+        where = (str(files[0]), str(files[1]))
+    if name in AEON_SHIPPED and root is None:
+        where = (f"{name} train", f"{name} test")
     (ytr, yte), _ = encode_labels(ytr, yte)
-    validate(xtr, ytr, f"{name} train")
-    validate(xte, yte, f"{name} test")
+    validate(xtr, ytr, where[0])
+    validate(xte, yte, where[1])
     if xtr.shape[1:] != xte.shape[1:]:
-        raise ValueError(f"{name}: train shape {xtr.shape[1:]} != test shape {xte.shape[1:]}")
+        raise ValueError(f"{where[1]}: series of shape {xte.shape[1:]} (channels, length), but "
+                         f"{where[0]} has {xtr.shape[1:]}; {REDOWNLOAD}")
     return xtr.copy(), ytr, xte.copy(), yte
 
 

@@ -99,11 +99,13 @@ LINE = re.compile(r"^FAIL (?P<file>\S+?):(?P<line>\d+):")
 @pytest.fixture
 def no_units(monkeypatch):
     import repro.execute
+    import repro.executors  # imported first, so its own binding of run_unit is the real one
 
     def boom(*a, **k):
         raise AssertionError("a unit ran for an invalid claim file")
 
     monkeypatch.setattr(repro.execute, "run_unit", boom)
+    monkeypatch.setattr(repro.executors, "run_unit", boom)
 
 
 @settings(max_examples=150, deadline=None,

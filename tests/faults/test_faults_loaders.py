@@ -141,3 +141,44 @@ class TestCora:
                   np.arange(4))
         with pytest.raises(ValueError, match=r"cora.zip.*features must be \(4, F\)"):
             self.load(tmp_path)
+
+
+class TestUCR:
+    how = "cs.ucr.edu"
+
+    def load(self, root, name="Toy"):
+        from methods.common.timeseries import _read_archive, load_dataset
+
+        _read_archive.cache_clear()
+        return load_dataset(name, root=root)
+
+    def _write(self, root, train_len=8, test_len=8, rows=6):
+        d = root / "Toy"
+        d.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(0)
+        for split, length in (("TRAIN", train_len), ("TEST", test_len)):
+            lines = [f"{i % 2}\t" + "\t".join(f"{v:.4f}" for v in rng.standard_normal(length))
+                     for i in range(rows)]
+            (d / f"Toy_{split}.tsv").write_text("\n".join(lines) + "\n")
+        return d
+
+    def test_missing(self, tmp_path):
+        with pytest.raises(Unavailable, match=f"Toy_TRAIN.tsv.*{self.how}"):
+            self.load(tmp_path)
+
+    def test_truncated(self, tmp_path):
+        d = self._write(tmp_path)
+        f = d / "Toy_TEST.tsv"
+        f.write_text(f.read_text()[:-25])  # the last row cut mid-series
+        with pytest.raises(ValueError, match=f"Toy_TEST.tsv.*{self.how}"):
+            self.load(tmp_path)
+
+    def test_wrong_shape(self, tmp_path):
+        self._write(tmp_path, test_len=9)
+        with pytest.raises(ValueError, match=rf"Toy_TEST.tsv.*\(1, 9\).*{self.how}"):
+            self.load(tmp_path)
+
+    def test_valid_toy_set_loads(self, tmp_path):
+        self._write(tmp_path)
+        xtr, ytr, xte, yte = self.load(tmp_path)
+        assert xtr.shape == (6, 1, 8) and set(ytr) == {0, 1}

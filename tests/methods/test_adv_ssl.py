@@ -121,12 +121,12 @@ def test_fashion_mnist_missing_and_corrupt(tmp_path, monkeypatch):
     root = tmp_path / "fashion-mnist"
     root.mkdir()
     for name, payload in [("t10k-images-idx3-ubyte.gz", b"\x00\x00\x08\x03" + (1).to_bytes(4, "big")
-                           + (2).to_bytes(4, "big") * 2 + bytes(4)),
+                           + (28).to_bytes(4, "big") * 2 + bytes(784)),
                           ("t10k-labels-idx1-ubyte.gz", b"\x00\x00\x08\x01" + (1).to_bytes(4, "big")
                            + bytes(1))]:
         (root / name).write_bytes(gzip.compress(payload))
     x, y = fashion_mnist("test")
-    assert x.shape == (1, 2, 2) and y.shape == (1,)
+    assert x.shape == (1, 28, 28) and y.shape == (1,)
     digest = hashlib.sha256(b"other").hexdigest()
     (root / "SHA256SUMS").write_text(f"{digest}  t10k-labels-idx1-ubyte.gz\n")
     with pytest.raises(ValueError, match="SHA-256"):
