@@ -78,9 +78,10 @@ class RayExecutor:
         ray = self.ray
         refs = {self.remote.remote(exp, params, seed, device, self.threads): idx
                 for idx, exp, params, seed, device in tasks}
-        pending = list(refs)
+        pending = self._pending = list(refs)
         while pending:
             done, pending = ray.wait(pending, num_returns=1, timeout=self.poll_s)
+            self._pending = pending
             for ref in done:
                 try:
                     rec = ray.get(ref)
@@ -95,5 +96,13 @@ class RayExecutor:
                 yield refs[ref], rec
 
     def close(self) -> None:
-        if self.started_here and self.ray.is_initialized():
-            self.ray.shutdown()
+        """Cancel units not yet returned (a run stopped early, e.g. on a misspelled metric,
+        must not leave work on a shared cluster), then disconnect."""
+        if self.ray.is_initialized():
+            for ref in getattr(self, "_pending", []):
+                try:
+                    self.ray.cancel(ref, force=True)
+                except Exception:  # noqa: BLE001 - already finished or gone: nothing to cancel
+                    pass
+            if self.started_here:
+                self.ray.shutdown()

@@ -1,8 +1,8 @@
 """Run a claim at one scale: plan units, reuse cached ones, execute the rest, judge, record.
 
 Every finished unit is cached at once (atomically), so an interrupted run resumes where
-it stopped. The first unit's metrics are checked against the claim's checks before the
-rest run, so a misspelled metric costs one unit, not the whole run.
+it stopped. The first finished unit's metrics are checked against the claim's checks, and
+a misspelled metric stops the run there: it costs one unit per worker, not the whole run.
 """
 
 from __future__ import annotations
@@ -100,16 +100,13 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
         pool = make_executor(jobs, executor, address=address, gpus_per_unit=gpus) if (
             pending) else None
         try:
-            if pending and not verified:
-                first, pending = pending[0], pending[1:]
-                for i, rec in pool.run([_task(units[first], device, first)]):
-                    _finish(i, rec, units, keys, records, cache, bar)
-                verified = _verify_first(claim, scale, records)
+            # Metric names are checked on the first unit that finishes, so a misspelled
+            # metric costs one unit per worker (serial: exactly one), not the whole run;
+            # MetricMissing leaves this loop and close() cancels what has not started.
             for i, rec in (pool.run(_task(units[i], device, i) for i in pending)
                            if pending else ()):
                 _finish(i, rec, units, keys, records, cache, bar)
                 if not verified and rec["status"] == "ok":
-                    # the first unit failed: check metric names on the first one that did not
                     verified = _verify_first(claim, scale, records)
         finally:
             if pool is not None:
