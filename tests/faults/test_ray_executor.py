@@ -39,8 +39,12 @@ def test_ray_executor_matches_local_and_survives_lost_workers(ws, tmp_path, unit
                                                               monkeypatch):
     port = _free_port()
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's socket paths must stay short
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    # a throwaway cluster on 127.0.0.1: no usage stats, and no token authentication (Ray
+    # 2.5x+ may enable it, and a token left in ~/.ray by another cluster then fails)
+    quiet = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, **quiet}
+    for k, v in quiet.items():
+        monkeypatch.setenv(k, v)
     start = subprocess.run(
         [_ray_cli(), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
          "--num-cpus", "2", "--num-gpus", "0", "--include-dashboard=false",

@@ -31,9 +31,9 @@ from methods.graphs.gcn import (
     undirected_edges,
 )
 from methods.graphs.grace import grace_loss
-from repro.registry import Unavailable
+from repro.registry import Unavailable, data_dir
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "data"
+REAL = data_dir()  # REPRO_DATA_DIR (tests and CI point it at ../shared/data)
 
 
 def _tiny(n=6):
