@@ -63,7 +63,10 @@ class RayExecutor:
         if self.started_here:
             _check_reachable(address)
             try:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                # no address: a new private instance ("local"); plain None would join a
+                # cluster recorded in /tmp/ray by an earlier `ray start`, or wait for a dead one
+                ray.init(address=address or "local", include_dashboard=False,
+                         log_to_driver=False,
                          configure_logging=False, runtime_env=runtime_env)
             except ConnectionError as e:
                 raise UsageError(f"cannot reach a Ray cluster at {address!r}: {e}") from None
