@@ -23,11 +23,10 @@ from .executors import Record, Task, lost_worker_record
 
 def _run_on_worker(exp: str, params: dict[str, Any], seed: int, device: str,
                    threads: int) -> Record:
-    import torch
-
     from .execute import run_unit
+    from .executors import limit_threads
 
-    torch.set_num_threads(threads)
+    limit_threads(threads)
     return run_unit(exp, params, seed, device)
 
 
