@@ -125,10 +125,12 @@ def smoke_suite(tmp: Path) -> dict:
 def markdown(res: dict) -> str:
     from tabulate import tabulate
 
-    o = tabulate([[r["executor"], r["units"], f"{r['wall_s']:.2f}", f"{r['startup_s']:.2f}",
-                   f"{r['per_unit_ms']:.1f}"] for r in res["overhead"]],
-                 headers=["executor", "no-op units", "wall s", "one-unit run s",
-                          "per extra unit ms"], tablefmt="github")
+    o = tabulate([[r["executor"], r["units"], f"{r['wall_s']:.2f}",
+                   f"{1000 * r['wall_s'] / r['units']:.0f}", f"{r['startup_s']:.2f}",
+                   f"{r['per_unit_ms']:.1f}" if r["wall_s"] > r["startup_s"] else
+                   "below start-up noise"] for r in res["overhead"]],
+                 headers=["executor", "no-op units", "wall s", "wall ms / unit",
+                          "one-unit run s", "per extra unit ms"], tablefmt="github")
     c, j, s = res["cached"], res["jobs"], res["smoke"]
     summary = tabulate([
         ["cold vs cached rerun", f"`{c['claim']}` default, {c['units']} units",
