@@ -136,7 +136,7 @@ def markdown(res: dict) -> str:
         ["cold vs cached rerun", f"`{c['claim']}` default, {c['units']} units",
          f"{c['cold_s']:.1f} s vs {c['cached_s']:.2f} s", f"**{c['ratio']:.0f}x**", "—"],
         ["`--jobs 2` vs `--jobs 1`", f"`{j['claim']}` default, {j['units']} units, no cache",
-         f"{j['jobs1_s']:.1f} s vs {j['jobs2_s']:.1f} s", f"**{j['speedup']:.2f}x**",
+         f"{j['jobs1_s']:.1f} s vs {j['jobs2_s']:.1f} s", f"**{j['speedup']:.3f}x**",
          f">= {j['target']}x: {'met' if j['speedup'] >= j['target'] else 'NOT met'}"],
         ["whole smoke suite", f"`{s['command']}` ({s['summary']})", f"{s['wall_s']:.0f} s",
          "—", f"< {s['target_s']} s: {'met' if s['wall_s'] < s['target_s'] else 'NOT met'}"],
