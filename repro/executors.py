@@ -55,6 +55,10 @@ def limit_threads(threads: int) -> None:
     """Give this worker ``threads`` threads in torch and in the BLAS/OpenMP pools numpy and
     scipy use. Why: two workers on two cores, each with a BLAS pool the size of the machine,
     oversubscribe the CPU, and spinning BLAS threads made units 3x slower than serially."""
+    # numpy/scipy read these when they load their BLAS (a fresh worker has not yet); pools
+    # already loaded are limited by threadpoolctl below
+    for k in _BLAS_ENV:
+        os.environ[k] = str(threads)
     import torch
 
     torch.set_num_threads(threads)
@@ -82,10 +86,6 @@ class ProcessExecutor:
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        # spawned workers read the BLAS thread variables when they import numpy, before any
-        # initializer runs; set them for the children only (this process's pools are loaded)
-        for k in _BLAS_ENV:
-            os.environ.setdefault(k, str(self.threads))
         return ProcessPoolExecutor(max_workers=self.jobs, mp_context=mp.get_context("spawn"),
                                    initializer=limit_threads, initargs=(self.threads,))
 
