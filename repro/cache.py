@@ -1,10 +1,11 @@
 """Content-addressed cache of unit results.
 
 The key hashes everything a unit's numbers depend on: the experiment's name, the
-source of its paper package and of the shared modules it imports (``methods/common/...``,
-followed transitively), the resolved params, the seed, the scale, the device kind and the
-torch/numpy versions. Editing one paper's code, or a shared module only some papers use,
-invalidates those units only. Entries are written atomically and carry a
+source of its paper package, the shared definitions it uses (``methods/common/...``: each
+top-level function or class it imports, followed transitively, plus every module-level
+statement of those modules; comments do not count, code does), the resolved params, the
+seed, the scale, the device kind and the torch/numpy versions. Editing one paper's code, or
+a shared function only some papers use, invalidates those units only. Entries are written atomically and carry a
 checksum; a corrupt or truncated entry is reported and recomputed, never trusted.
 """
 
@@ -21,7 +22,7 @@ from . import registry
 from .fsutil import atomic_write_text
 from .plan import Unit
 
-FORMAT = 1
+FORMAT = 2  # 2: shared code hashed per top-level definition used (1: whole modules)
 
 
 @functools.cache
@@ -100,12 +101,120 @@ def shared_modules(package: str) -> dict[str, Path]:
 
 
 @functools.cache
+def _module_index(path: str) -> tuple[dict[str, tuple[str, frozenset[str]]], str,
+                                        frozenset[str], dict[str, tuple[str, str | None]]]:
+    """One shared module, parsed: its top-level definitions (name -> (AST dump, names they
+    reference)), the AST dump of every other top-level statement (imports, constants: always
+    part of the fingerprint), the names those statements reference, and its imports
+    (local name -> (module, attribute or None))."""
+    import ast
+
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    defs: dict[str, tuple[str, frozenset[str]]] = {}
+    rest: list[str] = []
+    rest_refs: set[str] = set()
+    imports: dict[str, tuple[str, str | None]] = {}
+    for node in tree.body:
+        refs = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defs[node.name] = (ast.dump(node), refs)
+            continue
+        rest.append(ast.dump(node))
+        rest_refs |= refs
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for a in node.names:
+                imports[a.asname or a.name] = (node.module, a.name)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                imports[a.asname or a.name.split(".")[0]] = (a.name, None)
+    return defs, "\n".join(rest), frozenset(rest_refs), imports
+
+
+def _package_requirements(package: str) -> set[tuple[str, str | None]]:
+    """(shared module, name or None for the whole module) that a paper package imports."""
+    import ast
+
+    out: set[tuple[str, str | None]] = set()
+    pkg_dir = registry.package_dir(package)
+    for f in sorted(pkg_dir.rglob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                if node.module.startswith("methods.") and not (
+                        node.module == package or node.module.startswith(package + ".")):
+                    for a in node.names:
+                        sub = f"{node.module}.{a.name}"
+                        out.add((sub, None) if _module_file(sub) else (node.module, a.name))
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.startswith("methods.") and not a.name.startswith(package + "."):
+                        out.add((a.name, None))
+    return out
+
+
+def used_definitions(package: str) -> dict[str, str]:
+    """The shared code a paper package depends on, at the granularity of top-level
+    definitions: module -> fingerprint text of the definitions it uses (followed
+    transitively, within and across shared modules) plus every non-definition statement of
+    that module. Adding or editing a function another paper uses leaves this package's
+    fingerprint alone; editing one it uses (or a module constant) changes it."""
+    todo = list(_package_requirements(package))
+    used: dict[str, set[str] | None] = {}  # module -> names (None: the whole module)
+    while todo:
+        mod, name = todo.pop()
+        path = _module_file(mod)
+        if path is None:
+            continue
+        defs, _, rest_refs, imports = _module_index(str(path))
+        first = mod not in used
+        if first:
+            used[mod] = set()
+            todo.extend(_follow(rest_refs, defs, imports, mod))
+        if used[mod] is None:
+            continue
+        names = set(defs) if name is None else {name}
+        if name is None:
+            used[mod] = None
+        for n in names:
+            if n in defs and (used[mod] is None or n not in used[mod]):
+                if used[mod] is not None:
+                    used[mod].add(n)
+                todo.extend(_follow(defs[n][1], defs, imports, mod))
+        if name is None:
+            for n in defs:
+                todo.extend(_follow(defs[n][1], defs, imports, mod))
+    out: dict[str, str] = {}
+    for mod, names in sorted(used.items()):
+        defs, rest, _, _ = _module_index(str(_module_file(mod)))
+        chosen = sorted(defs) if names is None else sorted(names)
+        out[mod] = rest + "\n" + "\n".join(f"{n}:{defs[n][0]}" for n in chosen)
+    return out
+
+
+def _follow(refs, defs, imports, mod) -> list[tuple[str, str | None]]:
+    """Requirements implied by a set of referenced names inside module ``mod``."""
+    out: list[tuple[str, str | None]] = []
+    for r in refs:
+        if r in defs:
+            out.append((mod, r))
+        elif r in imports:
+            target, attr = imports[r]
+            if not target.startswith("methods."):
+                continue
+            if attr is None:
+                out.append((target, None))
+            elif _module_file(f"{target}.{attr}"):
+                out.append((f"{target}.{attr}", None))
+            else:
+                out.append((target, attr))
+    return out
+
+
+@functools.cache
 def _shared_digest(package: str) -> str:
-    """Hash of the shared modules a package uses, so that editing one shared module
-    invalidates only the papers that use it."""
+    """Hash of the shared definitions a package uses (see :func:`used_definitions`)."""
     h = hashlib.sha256()
-    for name, path in sorted(shared_modules(package).items()):
-        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, text in used_definitions(package).items():
+        h.update(name.encode() + b"\0" + text.encode() + b"\0")
     return h.hexdigest()
 
 
@@ -123,7 +232,10 @@ def _versions() -> dict[str, str]:
     return {"torch": torch.__version__, "numpy": numpy.__version__}
 
 
-def unit_key(unit: Unit, device: str) -> str:
+def unit_key(unit: Unit, device: str, versions: dict[str, str] | None = None) -> str:
+    """The unit's cache key. ``versions`` (torch, numpy) default to this environment's;
+    ``repro check --stale`` passes a record's own, so that only code and plan changes
+    count as stale."""
     payload = {
         "format": FORMAT,
         "experiment": unit.experiment,
@@ -132,7 +244,7 @@ def unit_key(unit: Unit, device: str) -> str:
         "seed": unit.seed,
         "scale": unit.scale,
         "device": device,
-        "versions": _versions(),
+        "versions": versions or _versions(),
     }
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()

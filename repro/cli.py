@@ -1,4 +1,4 @@
-"""The ``repro`` command line: run, list, validate, report, schema.
+"""The ``repro`` command line: run, check, rejudge, list, validate, report, schema.
 
 Exit codes: 0 every claim met its expectation, 1 some did not, 2 bad input (with
 file:line). Bad input never shows a traceback and never runs anything.
@@ -62,18 +62,30 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
         address: Optional[str] = typer.Option(
             None, help="--executor ray: 'auto' or HOST:PORT of a running cluster "
                        "(default: start a private local Ray)"),
+        until_decided: bool = typer.Option(
+            False, "--until-decided",
+            help="add seeds in batches until every check is decided (anytime-valid "
+                 "confidence sequence) or --max-seeds is reached"),
+        max_seeds: Optional[int] = typer.Option(
+            None, help="with --until-decided: the most seeds to run (default: the scale's "
+                       "max_seeds, else 20; at least 2)"),
         ) -> None:
     """Run claims at a scale, print their check tables, write results/."""
     from .results import console_table
     from .runner import run_claim
 
+    if until_decided and max_seeds is not None and max_seeds < 2:
+        _err(f"--max-seeds {max_seeds}: --until-decided needs at least 2 seeds (an interval "
+             "needs a spread)")
+        raise typer.Exit(EXIT_BAD)
     code = EXIT_OK
     for arg in claims:
         try:
             path = resolve_claim(arg)
             res = run_claim(path, scale=scale, seeds=seeds, jobs=jobs, device=device,
                             use_cache=not no_cache, results_root=results_dir,
-                            executor=executor, address=address)
+                            executor=executor, address=address,
+                            until_decided=until_decided, max_seeds=max_seeds)
         except (ClaimError, MetricMissing, FileNotFoundError, UsageError) as e:
             _err(str(e))
             raise typer.Exit(EXIT_BAD) from None
@@ -86,6 +98,10 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
         print(console_table(r))
         mark = "as expected" if res.met_expectation else f"EXPECTED {res.expect}"
         t = r["timing"]
+        for k, why in (r.get("excluded_seeds") or {}).items():
+            print(f"seed#{k} excluded by preconditions: {'; '.join(why)}")
+        if r.get("sequential"):
+            print(f"seeds: {r['sequential']['seeds']} ({r['sequential']['reason']})")
         print(f"verdict: {res.verdict} ({mark}) · {t['total_s']:.1f} s "
               f"({t['cached_units']}/{len(r['units'])} units from cache) · {res.json_path}")
         if not res.met_expectation:
@@ -154,6 +170,111 @@ def report(results_dir: Optional[Path] = typer.Option(None)) -> None:
         n += 1
     out = write_summary(results_dir)
     print(f"regenerated {n} claim pages and {out}")
+
+
+@app.command()
+def check(claims: list[str] = typer.Argument(None, help="claim files or ids (default: all "
+                                             "with a committed record at --scale)"),
+          scale: str = typer.Option("default", help="the committed scale to regress"),
+          changed: bool = typer.Option(False, "--changed", help="only the claims whose "
+                                       "committed record no longer matches the code"),
+          stale: bool = typer.Option(False, "--stale", help="list stale and outdated records "
+                                     "from hashes alone; run nothing"),
+          jobs: int = typer.Option(1, min=1),
+          results_dir: Optional[Path] = typer.Option(None, help="default: ./results"),
+          ) -> None:
+    """CI regression of committed results: rerun each claim's committed scale (cached units
+    reused) and compare with the committed record; exit 1 on drift."""
+    from tabulate import tabulate
+
+    from .regress import check_claim
+    from .results import fmt
+    from .settings import results_dir as default_results_dir
+    from .staleness import stale_records
+
+    root = results_dir or default_results_dir()
+    if stale:
+        found = stale_records(root, claims_dir(), include_outdated=True)
+        for p, why in sorted(found.items()):
+            print(f"{p}: {why}")
+        print(f"{len(found)} stale or outdated record(s)" if found else
+              "no stale records: every committed record describes the code that is here")
+        raise typer.Exit(EXIT_UNMET if found else EXIT_OK)
+    try:
+        if claims:
+            paths = [resolve_claim(a) for a in claims]
+        else:
+            paths = [claims_dir() / f"{p.parent.name}.yaml"
+                     for p in sorted(Path(root).glob(f"*/{scale}.json"))]
+            paths = [p for p in paths if p.exists()]
+        if changed:
+            found = stale_records(root, claims_dir())
+            ids = {p.parent.name for p in found if p.name == f"{scale}.json"}
+            paths = [p for p in paths if p.stem in ids]
+    except FileNotFoundError as e:
+        _err(str(e))
+        raise typer.Exit(EXIT_BAD) from None
+    code = EXIT_OK
+    table = []
+    for path in paths:
+        try:
+            out = check_claim(path, scale, Path(root), jobs=jobs, progress=True)
+        except (ClaimError, MetricMissing, UsageError) as e:
+            _err(str(e))
+            raise typer.Exit(EXIT_BAD) from None
+        for r in out["rows"]:
+            c, n = r["committed"], r["rerun"]
+            table.append([out["claim"], r["entry"], r["point"],
+                          f"{fmt(c['mean'])} [{fmt(c['lo'])}, {fmt(c['hi'])}]" if c else "—",
+                          fmt(n["mean"]) if n else "—", "DRIFT" if r["drift"] else "ok",
+                          r.get("why", "")])
+        table.append([out["claim"], "verdict", "", out["old_verdict"], out["new_verdict"],
+                      "ok" if out["verdict_same"] else "DRIFT", f"{out['seconds']:.0f} s"])
+        if out["drift"]:
+            code = EXIT_UNMET
+    print(tabulate(table, headers=["claim", "entry", "point", "committed (95% CI)", "rerun",
+                                   "", "why"]))
+    print("drift found" if code else f"no drift in {len(paths)} claim(s)")
+    raise typer.Exit(code)
+
+
+@app.command()
+def rejudge(claims: list[str] = typer.Argument(None, help="claim files or ids (default: all)"),
+            results_dir: Optional[Path] = typer.Option(None, help="default: ./results"),
+            ) -> None:
+    """Judge committed records again from their stored unit metrics, with the current claim
+    files (after checks, preconditions or report entries changed). Runs nothing; a record
+    whose units the claim no longer plans must be rerun instead."""
+    from .regress import NotRejudgeable, rejudge_path
+    from .results import write_summary
+    from .settings import results_dir as default_results_dir
+
+    root = Path(results_dir or default_results_dir())
+    ids = None
+    if claims:
+        try:
+            ids = {resolve_claim(a).stem for a in claims}
+        except FileNotFoundError as e:
+            _err(str(e))
+            raise typer.Exit(EXIT_BAD) from None
+    code = EXIT_OK
+    for p in sorted(root.glob("*/*.json")):
+        if ids is not None and p.parent.name not in ids:
+            continue
+        try:
+            old, new = rejudge_path(p, claims_dir(), root)
+            print(f"{p}: {old} -> {new}")
+        except NotRejudgeable as e:
+            _err(f"{p}: {e}")
+            code = EXIT_UNMET
+        except ClaimError as e:
+            _err(str(e))
+            code = EXIT_BAD
+        except ResultsWriteError as e:
+            _err(f"error: {e}")
+            raise typer.Exit(EXIT_WRITE) from None
+    write_summary(root)
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -11,7 +11,8 @@ from .fsutil import atomic_write_bytes
 from .results import point_text, quantity, shift
 
 _COLOURS = {"reproduced": "tab:green", "not_reproduced": "tab:red",
-            "inconclusive": "tab:orange", "error": "black", "skipped": "grey"}
+            "inconclusive": "tab:orange", "error": "black", "skipped": "grey",
+            "invalid": "tab:purple", "reported": "tab:blue"}
 
 
 def plot_record(record: dict[str, Any], path: Path) -> bool:
@@ -25,7 +26,11 @@ def plot_record(record: dict[str, Any], path: Path) -> bool:
 
 def render_record(record: dict[str, Any]) -> bytes | None:
     """The record's figure as PNG bytes; None when there is nothing to draw."""
-    checks = [c for c in record["checks"] if any(g.get("interval") for g in c["groups"])]
+    from .results import entries
+
+    tagged = [(k, c) for k, c in entries(record) if any(g.get("interval") for g in c["groups"])]
+    checks = [c for _, c in tagged]
+    kinds = {id(c): k for k, c in tagged}
     specs = record["claim"].get("plots") or []
     if not checks and not specs:
         return None
@@ -36,7 +41,8 @@ def render_record(record: dict[str, Any]) -> bytes | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    slope_checks = [c for c in checks if c["op"] == "loglog_slope"]
+    slope_checks = [c for c in record["checks"] if c["op"] == "loglog_slope"
+                    and any(g.get("interval") for g in c["groups"])]
     n = len(checks) + len(slope_checks) + len(specs)
     ncols = min(3, n)
     nrows = math.ceil(n / ncols)
@@ -51,9 +57,20 @@ def render_record(record: dict[str, Any]) -> bytes | None:
             vals = [v + s for v in g["per_seed"]]
             ax.scatter([i] * len(vals), vals, s=12, color="grey", alpha=0.7, zorder=3)
             iv = g["interval"]
-            ax.errorbar([i + 0.15], [iv["mean"] + s],
-                        yerr=[[iv["mean"] - iv["lo"]], [iv["hi"] - iv["mean"]]],
+            down, up = iv["mean"] - iv["lo"], iv["hi"] - iv["mean"]
+            if not (math.isfinite(down) and math.isfinite(up)):  # a sequence not yet finite
+                down = up = 0.0
+                ax.annotate("±∞", (i + 0.2, iv["mean"] + s), fontsize=7)
+            ax.errorbar([i + 0.15], [iv["mean"] + s], yerr=[[down], [up]],
                         fmt="o", color=_COLOURS.get(g["verdict"], "k"), capsize=4, zorder=4)
+        kind = kinds[id(c)]
+        if kind == "report":  # measured, not judged: no region to draw
+            ax.set_xticks(range(len(c["groups"])))
+            ax.set_xticklabels([point_text(g["point"]) for g in c["groups"]], fontsize=7,
+                               rotation=20)
+            ax.set_title(f"[report] {c['name']}", fontsize=9)
+            ax.set_ylabel(quantity(c), fontsize=8)
+            continue
         ymin, ymax = ax.get_ylim()
         finite = [b + s for b in (lo, hi) if math.isfinite(b)]
         ymin, ymax = min([ymin, *finite]), max([ymax, *finite])
@@ -70,7 +87,8 @@ def render_record(record: dict[str, Any]) -> bytes | None:
         ax.set_xticks(range(len(c["groups"])))
         ax.set_xticklabels([point_text(g["point"]) for g in c["groups"]], fontsize=7,
                            rotation=20)
-        ax.set_title(f"{c['name']}: {c['verdict']}", fontsize=9)
+        prefix = "[pre] " if kind == "precondition" else ""
+        ax.set_title(f"{prefix}{c['name']}: {c['verdict']}", fontsize=9)
         ax.set_ylabel(quantity(c), fontsize=8)
     k = len(checks)
     for c in slope_checks:

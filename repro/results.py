@@ -43,7 +43,16 @@ def shift(check: dict[str, Any]) -> float:
 
 def quantity(check: dict[str, Any]) -> str:
     """What the 'ours' number measures, in words."""
+    q = _quantity(check)
+    if check.get("aggregate"):
+        return f"{check['aggregate']} over {check['over']} of {q}"
+    return q
+
+
+def _quantity(check: dict[str, Any]) -> str:
     op, m, ref = check["op"], check["metric"], check.get("ref")
+    if op == "report":
+        return f"{m} − {ref}" if ref else m
     if op in SHIFTABLE:
         return m if isinstance(ref, (int, float)) else f"{m} − {ref}"
     if op == "loglog_slope":
@@ -56,6 +65,8 @@ def quantity(check: dict[str, Any]) -> str:
 
 
 def region_text(check: dict[str, Any]) -> str:
+    if check["op"] == "report":
+        return "(reported)"
     lo, hi = check["region"]
     s = shift(check)
     lo, hi = lo + s, hi + s
@@ -75,7 +86,8 @@ def ours_text(check: dict[str, Any], group: dict[str, Any]) -> str:
     s = shift(check)
     if iv["n"] == 1:
         return f"{fmt(iv['mean'] + s)} (1 seed)"
-    return f"{fmt(iv['mean'] + s)} [{fmt(iv['lo'] + s)}, {fmt(iv['hi'] + s)}]"
+    cs = " cs" if str(iv.get("method", "")).startswith("cs") else ""
+    return f"{fmt(iv['mean'] + s)} [{fmt(iv['lo'] + s)}, {fmt(iv['hi'] + s)}]{cs}"
 
 
 def _shorten(text: str, width: int) -> str:
@@ -90,14 +102,40 @@ def point_text(point: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in point.items()) or "—"
 
 
+def entries(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(kind, entry) for every precondition, check and report entry of a record, in the
+    order the tables show them (older records have checks only)."""
+    return ([("precondition", c) for c in record.get("preconditions") or []]
+            + [("check", c) for c in record["checks"]]
+            + [("report", c) for c in record.get("report") or []])
+
+
+_PREFIX = {"precondition": "[pre] ", "check": "", "report": "[report] "}
+
+
 def check_rows(record: dict[str, Any]) -> list[list[str]]:
     rows = []
-    for c in record["checks"]:
+    for kind, c in entries(record):
         for g in c["groups"] or [{"point": {}, "verdict": c["verdict"],
                                   "reason": c.get("error", "")}]:
-            rows.append([c["name"], point_text(g["point"]), quantity(c), ours_text(c, g),
-                         region_text(c), fmt(c.get("paper")), g["verdict"]])
+            verdict = g["verdict"] if c["verdict"] != "invalid" else "invalid"
+            if kind == "precondition" and g.get("interval"):
+                failed = [i for i, v in zip(g.get("seeds", []), g["per_seed"])
+                          if not (c["region"][0] <= v <= c["region"][1])]
+                verdict = (f"failed on seed#{', seed#'.join(map(str, failed))}" if failed
+                           else "holds on every seed")
+            rows.append([_PREFIX[kind] + c["name"], point_text(g["point"]), quantity(c),
+                         ours_text(c, g), region_text(c), fmt(c.get("paper")), verdict])
     return rows
+
+
+def expect_text(expect: Any) -> str:
+    """``reproduced``, or ``inconclusive | not_reproduced`` for a list of acceptable ones."""
+    if isinstance(expect, dict):
+        return " | ".join(expect.get("any_of", []))
+    if isinstance(expect, list):
+        return " | ".join(expect)
+    return str(expect)
 
 
 HEADERS = ["check", "sweep point", "quantity", "ours (mean [95% CI])", "holds when",
@@ -121,7 +159,7 @@ def markdown(record: dict[str, Any]) -> str:
         f"**Claim:** {claim['statement'].strip()}",
         "",
         f"**Scale:** `{record['scale']}` · **verdict: {record['verdict']}** "
-        f"(expected: {record['expect']}) · seeds: {record['seeds']} · units: "
+        f"(expected: {expect_text(record['expect'])}) · seeds: {record['seeds']} · units: "
         f"{len(record['units'])} · this run: {record['timing']['total_s']:.1f} s "
         f"({record['timing'].get('cached_units', 0)} units from cache) · sum of unit wall "
         f"times: {record['timing'].get('units_wall_s', record['timing']['compute_s']):.1f} s",
@@ -129,23 +167,69 @@ def markdown(record: dict[str, Any]) -> str:
         tabulate(check_rows(record), headers=HEADERS, tablefmt="github"),
         "",
     ]
+    lines += _sequential_and_exclusions(record)
     if record.get("plot"):
         lines += [f"![{claim['id']} {record['scale']}]({record['plot']})", ""]
     lines += ["## Why these tolerances", ""]
-    for c in record["checks"]:
-        lines.append(f"- **{c['name']}**: {c['why'].strip()}")
+    for kind, c in entries(record):
+        if c.get("why"):
+            lines.append(f"- **{_PREFIX[kind]}{c['name']}**: {c['why'].strip()}")
     errs = [u for u in record["units"] if u["status"] != "ok"]
     if errs:
         lines += ["", "## Units that did not finish", ""]
         for u in errs:
             lines.append(f"- `{point_text(u['point'])}` seed#{u['seed_index']}: "
                          f"{u['status']}: {u.get('error', '')}")
-    lines += ["", "## Provenance", "",
-              f"commit `{prov.get('git_commit')}`" + (" (dirty)" if prov.get("git_dirty") else "")
-              + f" · python {prov['python']} · torch {prov['torch']} · numpy {prov['numpy']}"
-              + f" · device {prov['device']} · CPU {prov['cpu']} · {prov['date']}",
+    lines += ["", "## Provenance", "", provenance_text(record),
               "", f"Generated by `repro` from `{record['scale']}.json`; do not edit.", ""]
     return "\n".join(lines)
+
+
+def provenance_text(record: dict[str, Any]) -> str:
+    """One paragraph: commit and whether the unit code was clean there, libraries, machine,
+    load."""
+    prov = record["provenance"]
+    units = [u for u in record["units"] if "code_clean" in u]
+    if units:
+        dirty = sum(1 for u in units if not u["code_clean"])
+        code = ("the code of every unit is committed there" if not dirty else
+                f"**{dirty} of {len(units)} units ran uncommitted code**")
+    else:
+        code = "(dirty tree)" if prov.get("git_dirty") else "(clean tree)"
+    isa = f" ({prov['cpu_isa']})" if prov.get("cpu_isa") else ""
+    text = (f"commit `{prov.get('git_commit')}`: {code} · python {prov['python']} · torch "
+            f"{prov['torch']} · numpy {prov['numpy']} · device {prov['device']} · CPU "
+            f"{prov['cpu']}{isa} · {prov['date']}")
+    load = prov.get("load")
+    if load:
+        text += (f" · load average {load['start'][0]:.2f} at the start, {load['end'][0]:.2f} "
+                 f"at the end on {prov.get('cpu_count')} CPUs"
+                 + (" — **made under heavy load**" if load.get("heavy") else ""))
+    if record.get("rejudged"):
+        rj = record["rejudged"]
+        text += (f" · re-judged {rj['date']} at commit `{rj.get('commit')}` from the stored "
+                 "unit metrics (same unit keys: no number changed)")
+    return text
+
+
+def _sequential_and_exclusions(record: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    seq = record.get("sequential")
+    if seq:
+        out += [f"**Seeds chosen by the data (`--until-decided`):** {seq['rule']}; stopped "
+                f"at {seq['seeds']} seeds ({seq['reason']}). Intervals are 95% confidence "
+                f"sequences ({seq['method']}), valid at every number of seeds.", ""]
+    excl = record.get("excluded_seeds") or {}
+    if excl:
+        out += ["**Seeds excluded by preconditions** (their units do not count toward the "
+                "checks):", ""]
+        out += [f"- seed#{k}: " + "; ".join(v) for k, v in excl.items()]
+        out.append("")
+    if record["verdict"] == "invalid":
+        out += ["**invalid**: fewer than two seeds met the preconditions, so the experiment "
+                "did not do what the claim presupposes; the checks above are computed over "
+                "all seeds only to show the numbers, and say nothing about the paper.", ""]
+    return out
 
 
 def write_record(record: dict[str, Any], root: Path | None = None, plot: bool = True) -> Path:
@@ -188,33 +272,76 @@ def iter_records(root: Path | None = None):
 _SCALE_ORDER = {"smoke": 0, "default": 1, "paper": 2}
 
 
+def headline(r: dict[str, Any]) -> str:
+    """The entry that decides a record's verdict, with our number (and the paper's)."""
+    if r["verdict"] == "invalid":
+        excl = r.get("excluded_seeds") or {}
+        first = next(iter(excl.values()), ["?"])[0]
+        return f"precondition failed on {len(excl)}/{r.get('seeds_run', '?')} seeds: {first}"
+    pool = r["checks"] if r["checks"] else (r.get("report") or [])
+    c = next((c for c in pool if c["verdict"] == r["verdict"]), pool[0] if pool else None)
+    if not (c and c["groups"]):
+        return ""
+    g = c["groups"][0]
+    text = f"{c['name']}: {ours_text(c, g)}"
+    if c.get("paper") is not None:
+        text += f" (paper: {fmt(c['paper'])})"
+    return text
+
+
+COUNTED = ("reproduced", "not_reproduced", "inconclusive", "invalid", "reported", "skipped",
+           "error")
+
+
+def verdict_counts(records: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """scale -> verdict -> number of claims."""
+    out: dict[str, dict[str, int]] = {}
+    for r in records:
+        row = out.setdefault(r["scale"], dict.fromkeys(COUNTED, 0))
+        row[r["verdict"]] = row.get(r["verdict"], 0) + 1
+    return out
+
+
 def write_summary(root: Path | None = None) -> Path:
     """Regenerate ``results/README.md`` from the stored JSON."""
     root = Path(root) if root else default_results_dir()
     recs = sorted(iter_records(root), key=lambda pr: (pr[1]["claim"]["id"],
                                                       _SCALE_ORDER.get(pr[1]["scale"], 9)))
+    try:
+        from .staleness import stale_records
+
+        stale = stale_records(root)
+    except Exception:  # noqa: BLE001 - the summary must be written even if this fails
+        stale = {}
     rows = []
     for p, r in recs:
-        # the check that decides the verdict: the first one whose verdict is the claim's
-        c = next((c for c in r["checks"] if c["verdict"] == r["verdict"]),
-                 r["checks"][0] if r["checks"] else None)
-        headline = ""
-        if c and c["groups"]:
-            g = c["groups"][0]
-            headline = f"{c['name']}: {ours_text(c, g)}"
-            if c.get("paper") is not None:
-                headline += f" (paper: {fmt(c['paper'])})"
+        marks = []
+        if p in stale:
+            marks.append("stale: " + stale[p])
+        if (r["provenance"].get("load") or {}).get("heavy"):
+            marks.append("made under heavy load")
         rows.append([
             f"[{r['claim']['id']}]({p.parent.name}/{r['scale']}.md)",
-            r["claim"]["paper"]["title"], r["scale"], f"**{r['verdict']}**", r["expect"],
-            headline, (r["provenance"].get("git_commit") or "")[:8],
+            r["claim"]["paper"]["title"], r["scale"], f"**{r['verdict']}**",
+            expect_text(r["expect"]), headline(r), (r["provenance"].get("git_commit") or "")[:8],
+            "; ".join(marks),
         ])
+    counts = verdict_counts([r for _, r in recs])
+    count_rows = [[scale, *[c.get(v, 0) for v in COUNTED], sum(c.values())]
+                  for scale, c in sorted(counts.items(), key=lambda kv: _SCALE_ORDER.get(kv[0], 9))]
     text = "\n".join([
         "# Results", "",
         "One row per claim and scale. Generated by `repro report` from the JSON records in "
-        "this folder; do not edit by hand.", "",
+        "this folder; do not edit by hand. `reported` claims only measure and show numbers "
+        "(`report:` entries) and are counted apart from reproduced; `invalid` means the "
+        "experiment missed a precondition (e.g. its loss never left chance), so it can "
+        "neither confirm nor refute the paper. A row marked *stale* was made by code that "
+        "has changed since (`repro check --stale`).", "",
+        tabulate(count_rows, headers=["scale", *COUNTED, "claims"], tablefmt="github")
+        if count_rows else "", "",
         tabulate(rows, headers=["claim", "paper", "scale", "verdict", "expected",
-                                "deciding check: ours (95% CI)", "commit"], tablefmt="github")
+                                "deciding entry: ours (95% CI)", "commit", "marks"],
+                 tablefmt="github")
         if rows else "_No results yet._", ""])
     out = root / "README.md"
     try:
@@ -226,19 +353,21 @@ def write_summary(root: Path | None = None) -> Path:
 
 
 def load_results(root: Path | None = None):
-    """All stored results as a DataFrame: one row per (claim, scale, check, sweep group)."""
+    """All stored results as a DataFrame: one row per (claim, scale, entry, sweep group);
+    ``kind`` is ``check``, ``precondition`` or ``report`` (reports have verdict
+    ``reported``, and a claim with only reports has ``claim_verdict`` ``reported``)."""
     import pandas as pd
 
     rows = []
     for _, r in iter_records(root):
-        for c in r["checks"]:
+        for kind, c in entries(r):
             for g in c["groups"] or [{"point": {}, "verdict": c["verdict"]}]:
                 iv = g.get("interval") or {}
                 s = shift(c)
                 rows.append({
                     "claim": r["claim"]["id"], "scale": r["scale"],
-                    "claim_verdict": r["verdict"], "expect": r["expect"],
-                    "check": c["name"], "op": c["op"], "metric": c["metric"],
+                    "claim_verdict": r["verdict"], "expect": expect_text(r["expect"]),
+                    "kind": kind, "check": c["name"], "op": c["op"], "metric": c["metric"],
                     "point": point_text(g["point"]), "verdict": g["verdict"],
                     "mean": iv.get("mean", math.nan) + s if iv else math.nan,
                     "ci_lo": iv.get("lo", math.nan) + s if iv else math.nan,

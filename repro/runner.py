@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import provenance
+from . import provenance, registry
 from .cache import UnitCache, unit_key
 from .errors import ClaimError, Problem, UsageError
-from .evaluate import evaluate, verify_metrics, verify_plot_metrics
+from .evaluate import judge, verify_metrics, verify_plot_metrics
 from .executors import make_executor
 from .plan import Unit, plan
 from .progress import Progress
 from .results import write_record, write_summary
 from .schema import Claim, load_claim
 from .settings import cache_dir
-from .verdicts import SKIPPED, combine
+from .verdicts import DECIDED, ERROR, SKIPPED
 
 
 @dataclass
@@ -36,11 +36,14 @@ class RunResult:
 
     @property
     def expect(self) -> str:
-        return self.record["expect"]
+        """The expected verdict, or ``a | b`` when the claim accepts several."""
+        from .results import expect_text
+
+        return expect_text(self.record["expect"])
 
     @property
     def met_expectation(self) -> bool:
-        return self.record["verdict"] == self.record["expect"]
+        return bool(self.record["met_expectation"])
 
 
 def resolve_device(device: str, remote: bool = False) -> str:
@@ -63,75 +66,114 @@ def _skip_reason(claim: Claim, scale: str, device: str) -> str | None:
     return None
 
 
+DEFAULT_MAX_SEEDS = 20  # --until-decided without --max-seeds or a claim's max_seeds
+
+
 def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = None,
               jobs: int = 1, device: str = "auto", use_cache: bool = True,
               cache_root: Path | None = None, results_root: Path | None = None,
               write: bool = True, progress: bool = True, executor: str = "local",
-              address: str | None = None) -> RunResult:
-    """Run the claim at ``path``; raise ClaimError / MetricMissing on bad input."""
+              address: str | None = None, until_decided: bool = False,
+              max_seeds: int | None = None) -> RunResult:
+    """Run the claim at ``path``; raise ClaimError / MetricMissing on bad input.
+
+    ``until_decided``: start at ``seeds`` (or the claim's count) and add seeds in batches
+    until every check is decided (by a time-uniform confidence sequence, so the extra
+    looks cost no validity) or ``max_seeds`` (else the scale's pre-registered
+    ``max_seeds``, else 20) is reached.
+    """
     t_start = time.perf_counter()
+    load_start = provenance.load_average()
     claim = load_claim(path)
     if scale not in claim.scales:
         raise ClaimError([Problem(claim.source, claim.line("scales"), "scales",
                                   f"the claim defines no scale {scale!r} "
                                   f"(it has: {', '.join(claim.scales)})")])
+    n = seeds if seeds is not None else claim.seeds_for(scale)
+    n_max = n
+    if until_decided:
+        n_max = max_seeds or claim.scales[scale].max_seeds or DEFAULT_MAX_SEEDS
+        if n_max < 2:
+            raise UsageError(f"--max-seeds {n_max}: --until-decided needs at least 2 seeds "
+                             "(an interval needs a spread)")
+        n = max(2, min(n, n_max))
+    elif max_seeds is not None:
+        raise UsageError("--max-seeds only has a meaning with --until-decided")
     device = resolve_device(device, remote=executor != "local")
-    units = plan(claim, scale, seeds)
     cache = UnitCache(cache_root or cache_dir())
-    records: list[dict[str, Any] | None] = [None] * len(units)
-    keys = [unit_key(u, device) for u in units]
-    bar = Progress(len(units), f"{claim.id} [{scale}]", enabled=progress)
     skip = _skip_reason(claim, scale, device)
+    done: dict[str, dict[str, Any]] = {}
+    gpus = 1.0 if "cuda" in claim.scales[scale].requires else 0.0
+    pool = None
+    verified = False
+    history: list[dict[str, Any]] = []
+    stop_reason = ""
     try:
-        pending = []
-        for i, (u, k) in enumerate(zip(units, keys)):
-            if skip:
-                records[i] = {"status": SKIPPED, "metrics": {}, "wall_s": 0.0, "error": skip}
-                bar.advance(u.label(), SKIPPED, 0.0, False)
-                continue
-            hit = cache.get(k) if use_cache else None
-            if hit is not None:
-                records[i] = {**hit, "cached": True}
-                bar.advance(u.label(), hit["status"], hit["wall_s"], True)
-            else:
-                pending.append(i)
-        verified = _verify_first(claim, scale, records)
-        gpus = 1.0 if "cuda" in claim.scales[scale].requires else 0.0
-        pool = make_executor(jobs, executor, address=address, gpus_per_unit=gpus) if (
-            pending) else None
-        try:
-            # Metric names are checked on the first unit that finishes, so a misspelled
-            # metric costs one unit per worker (serial: exactly one), not the whole run;
-            # MetricMissing leaves this loop and close() cancels what has not started.
-            for i, rec in (pool.run(_task(units[i], device, i) for i in pending)
-                           if pending else ()):
-                _finish(i, rec, units, keys, records, cache, bar)
-                if not verified and rec["status"] == "ok":
-                    verified = _verify_first(claim, scale, records)
-        finally:
-            if pool is not None:
-                pool.close()
+        while True:
+            units = plan(claim, scale, n)
+            keys = [unit_key(u, device) for u in units]
+            todo = [i for i, k in enumerate(keys) if k not in done]
+            bar = Progress(len(todo), f"{claim.id} [{scale}, {n} seeds]", enabled=progress)
+            try:
+                pending = []
+                for i in todo:
+                    u, k = units[i], keys[i]
+                    if skip:
+                        done[k] = {"status": SKIPPED, "metrics": {}, "wall_s": 0.0,
+                                   "error": skip}
+                        bar.advance(u.label(), SKIPPED, 0.0, False)
+                        continue
+                    hit = cache.get(k) if use_cache else None
+                    if hit is not None:
+                        done[k] = {**hit, "cached": True}
+                        bar.advance(u.label(), hit["status"], hit["wall_s"], True)
+                    else:
+                        pending.append(i)
+                if not verified:
+                    verified = _verify_first(claim, scale, [done.get(k) for k in keys])
+                if pending and pool is None:
+                    pool = make_executor(jobs, executor, address=address, gpus_per_unit=gpus)
+                # Metric names are checked on the first unit that finishes, so a misspelled
+                # metric costs one unit per worker (serial: exactly one), not the whole run;
+                # MetricMissing leaves this loop and close() cancels what has not started.
+                for i, rec in (pool.run(_task(units[i], device, i) for i in pending)
+                               if pending else ()):
+                    _finish(keys[i], rec, units[i], done, cache, bar)
+                    if not verified and rec["status"] == "ok":
+                        verified = _verify_first(claim, scale, [done.get(k) for k in keys])
+            finally:
+                bar.close()
+            rows = [_unit_row(u, k, done[k]) for u, k in zip(units, keys)]
+            judged = judge(claim, scale, rows, interval="cs" if until_decided else "t")
+            if not until_decided:
+                break
+            open_ = undecided(judged)
+            history.append({"seeds": n, "verdict": judged["verdict"], "undecided": open_})
+            if judged["verdict"] in (ERROR, SKIPPED):
+                stop_reason = f"verdict {judged['verdict']}: more seeds cannot change it"
+                break
+            if not open_:
+                stop_reason = "every check decided"
+                break
+            if n >= n_max:
+                stop_reason = (f"reached the maximum of {n_max} seeds; undecided: "
+                               + ", ".join(open_))
+                break
+            n = min(n_max, n + max(2, jobs))
     finally:
-        bar.close()
-    rows = [_unit_row(u, k, r) for u, k, r in zip(units, keys, records)]
-    checks = evaluate(claim, scale, rows)
-    verdict = combine(c["verdict"] for c in checks) if checks else "error"
-    compute = sum(r["wall_s"] for r in rows if not r.get("cached"))
-    record = {
-        "format": 1,
-        "claim": claim.model_dump(mode="json"),
-        "scale": scale,
-        "seeds": seeds if seeds is not None else claim.seeds_for(scale),
-        "verdict": verdict,
-        "expect": claim.expect[scale],
-        "met_expectation": verdict == claim.expect[scale],
-        "checks": checks,
-        "units": rows,
-        "timing": {"total_s": time.perf_counter() - t_start, "compute_s": compute,
-                   "units_wall_s": sum(r["wall_s"] for r in rows),
-                   "cached_units": sum(1 for r in rows if r.get("cached"))},
-        "provenance": provenance.collect(device),
-    }
+        if pool is not None:
+            pool.close()
+    code_clean = provenance.code_clean(registry.get(claim.experiment).package)
+    for r in rows:
+        r["code_clean"] = code_clean
+    record = assemble_record(claim, scale, n, judged, rows, device=device, t_start=t_start,
+                             load_start=load_start, jobs=jobs)
+    if until_decided:
+        record["sequential"] = {
+            "rule": f"start at {history[0]['seeds']} seeds, add max(2, jobs) at a time until "
+                    f"every check is decided (preconditions count per seed), at most {n_max}",
+            "method": judged_method(judged), "max_seeds": n_max, "seeds": n,
+            "reason": stop_reason, "looks": history}
     jpath = None
     if write:
         jpath = write_record(record, results_root)
@@ -139,15 +181,58 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
     return RunResult(record, jpath)
 
 
+def undecided(judged: dict[str, Any]) -> list[str]:
+    """Names of the checks whose verdict is not yet reproduced / not_reproduced."""
+    return [c["name"] for c in judged["checks"] if c["verdict"] not in DECIDED]
+
+
+def judged_method(judged: dict[str, Any]) -> str:
+    for c in judged["checks"] + judged["preconditions"] + judged["report"]:
+        for g in c["groups"]:
+            if g.get("interval"):
+                return g["interval"]["method"]
+    return ""
+
+
+def assemble_record(claim: Claim, scale: str, seeds: int, judged: dict[str, Any],
+                    rows: list[dict[str, Any]], *, device: str, t_start: float,
+                    load_start: tuple[float, float, float] | None, jobs: int = 1,
+                    claim_path: str | None = None) -> dict[str, Any]:
+    """The JSON record of one claim run (or re-judgement) from its judged entries."""
+    compute = sum(r["wall_s"] for r in rows if not r.get("cached"))
+    claim_json = claim.model_dump(mode="json")
+    verdict = judged["verdict"]
+    return {
+        "format": 2,
+        "claim": claim_json,
+        "scale": scale,
+        "seeds": seeds,
+        "verdict": verdict,
+        "expect": claim_json["expect"][scale],
+        "met_expectation": verdict in claim.expected(scale),
+        "checks": judged["checks"],
+        "preconditions": judged["preconditions"],
+        "report": judged["report"],
+        "excluded_seeds": judged["excluded_seeds"],
+        "seeds_run": judged["seeds_run"],
+        "units": rows,
+        "timing": {"total_s": time.perf_counter() - t_start, "compute_s": compute,
+                   "units_wall_s": sum(r["wall_s"] for r in rows),
+                   "cached_units": sum(1 for r in rows if r.get("cached"))},
+        "provenance": provenance.collect(device, load_start=load_start, jobs=jobs,
+                                         claim_path=claim_path or claim.source),
+    }
+
+
 def _task(u: Unit, device: str, i: int):
     return (i, u.experiment, u.params, u.seed, device)
 
 
-def _finish(i, rec, units, keys, records, cache, bar) -> None:
-    records[i] = {**rec, "cached": False}
+def _finish(key, rec, unit, done, cache, bar) -> None:
+    done[key] = {**rec, "cached": False}
     if rec["status"] == "ok":  # errors and skips are never cached: a rerun retries them
-        cache.put(keys[i], {k: v for k, v in rec.items() if k != "cached"})
-    bar.advance(units[i].label(), rec["status"], rec["wall_s"], False)
+        cache.put(key, {k: v for k, v in rec.items() if k != "cached"})
+    bar.advance(unit.label(), rec["status"], rec["wall_s"], False)
 
 
 def _verify_first(claim: Claim, scale: str, records) -> bool:

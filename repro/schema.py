@@ -22,7 +22,9 @@ from .yamlload import YamlProblem, format_path, line_of, load_with_lines
 
 ScaleName = Literal["smoke", "default", "paper"]
 SCALES: tuple[str, ...] = typing.get_args(ScaleName)
-Verdict = Literal["reproduced", "not_reproduced", "inconclusive", "error", "skipped"]
+Verdict = Literal["reproduced", "not_reproduced", "inconclusive", "error", "skipped", "invalid",
+                  "reported"]
+Aggregate = Literal["mean", "median"]
 Op = Literal["within", "at_least", "at_most", "between", "loglog_slope", "monotone",
              "inside_band"]
 Scalar = Union[bool, int, float, str]
@@ -42,6 +44,13 @@ OP_SPECIFIC = frozenset().union(*(r | o for r, o in OP_FIELDS.values()))
 
 
 MAX_SEEDS = 10_000  # more is a typo, not a plan (and would plan millions of units)
+# A `between` band at least this wide (hi - lo), a `within` tolerance or a margin at least
+# this large is rejected unless the check declares `unbounded: true`: every metric the
+# papers make claims about (accuracies, distances, correlations, losses, slopes, ratios)
+# varies on a scale within a few orders of magnitude of 1, so a band 1e3 wide is one that
+# cannot be left, i.e. a number someone wanted to show (a `report:` entry), not a claim.
+# Exact counts far from 0 (a band [2256, 2256]) are narrow and pass.
+VACUOUS_BOUND = 1e3
 
 
 class _Strict(BaseModel):
@@ -65,6 +74,8 @@ class Scale(_Strict):
     sweep: Sweep | None = Field(None, description="overrides the claim's sweep")
     requires: list[Literal["cuda"]] = Field(default_factory=list,
                                             description="hardware this scale needs")
+    max_seeds: int | None = Field(None, ge=2, le=MAX_SEEDS,
+                                  description="pre-registered maximum for --until-decided")
     note: str | None = None
 
 
@@ -85,10 +96,42 @@ class Check(_Strict):
     where: dict[str, Scalar] | None = Field(None, description="only sweep points matching")
     scales: list[ScaleName] | None = Field(None, description="scales this check applies to")
     paper: float | str | None = Field(None, description="the paper's own figure")
+    aggregate: Aggregate | None = Field(
+        None, description="pointwise ops: per seed, the mean or median of the statistic over "
+                          "the points of `over` (paired by seed), judged once")
+    unbounded: bool = Field(False, description="the statistic's natural range is wider than "
+                            f"±{VACUOUS_BOUND:g}: allows bounds that large (argue it in why)")
+    drift: float | None = Field(None, ge=0, description="`repro check`: how far the rerun's "
+                                "mean may move (default: stay inside the committed interval)")
     why: str = Field(min_length=1, description="where the tolerance comes from")
 
     def applies_to(self, scale: str) -> bool:
         return self.scales is None or scale in self.scales
+
+
+class ReportItem(_Strict):
+    """A quantity measured and shown (mean and 95% interval over seeds), never judged."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    metric: str
+    minus: str | None = Field(None, description="report metric − minus (paired by seed)")
+    over: str | None = Field(None, description="with aggregate: the swept parameter")
+    aggregate: Aggregate | None = None
+    where: dict[str, Scalar] | None = None
+    scales: list[ScaleName] | None = None
+    paper: float | str | None = None
+    why: str | None = Field(None, description="what the number shows")
+
+    def applies_to(self, scale: str) -> bool:
+        return self.scales is None or scale in self.scales
+
+
+class ExpectAnyOf(_Strict):
+    """Several acceptable verdicts at one scale, with the reason (e.g. a smoke run whose
+    seeds straddle a boundary differently on different CPUs)."""
+
+    any_of: list[Verdict] = Field(min_length=2)
+    why: str = Field(min_length=1)
 
 
 class PlotSpec(_Strict):
@@ -123,8 +166,16 @@ class Claim(_Strict):
     sweep: Sweep | None = None
     scales: dict[ScaleName, Scale]
     seeds: int = Field(3, ge=1, le=MAX_SEEDS)
-    checks: list[Check] = Field(min_length=1)
-    expect: dict[ScaleName, Verdict]
+    checks: list[Check] = Field(default_factory=list)
+    preconditions: list[Check] = Field(
+        default_factory=list,
+        description="what the experiment must reach before the claim can be judged; a seed "
+                    "failing one does not count, and with fewer than two seeds left the "
+                    "verdict is `invalid`")
+    report: list[ReportItem] = Field(default_factory=list,
+                                     description="quantities shown with their interval, "
+                                                 "never judged")
+    expect: dict[ScaleName, Union[Verdict, ExpectAnyOf]]
     plots: list[PlotSpec] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     volatile_metrics: list[str] = Field(
@@ -140,6 +191,11 @@ class Claim(_Strict):
 
     def line(self, *path: str | int) -> int | None:
         return line_of(self.lines, tuple(path))
+
+    def expected(self, scale: str) -> list[str]:
+        """The acceptable verdicts at ``scale``."""
+        e = self.expect[scale]
+        return list(e.any_of) if isinstance(e, ExpectAnyOf) else [e]
 
     def seeds_for(self, scale: str) -> int:
         s = self.scales[scale].seeds
@@ -197,10 +253,13 @@ def _unknown_keys(data: dict[str, Any]) -> list[tuple[tuple, str]]:
                 scan(body, Scale, ("scales", s))
     expect = data.get("expect")
     if isinstance(expect, dict):
-        for s in expect:
+        for s, body in expect.items():
             if s not in SCALES:
                 out.append((("expect", s), f"unknown scale {s!r}{_did_you_mean(s, SCALES)}"))
-    for section, model in (("checks", Check), ("plots", PlotSpec)):
+            else:
+                scan(body, ExpectAnyOf, ("expect", s))
+    for section, model in (("checks", Check), ("preconditions", Check), ("report", ReportItem),
+                           ("plots", PlotSpec)):
         items = data.get(section)
         if isinstance(items, list):
             for i, c in enumerate(items):
@@ -303,6 +362,72 @@ def _swept_keys(claim: Claim, scale: str) -> set[str]:
     return set().union(*(p.keys() for p in sweep_points(sweep)))
 
 
+def _check_problems(claim: Claim, section: str, i: int, c: Check, all_names: list[str],
+                    add) -> None:
+    """Problems of one check (or precondition) at ``section[i]``."""
+    if all_names.count(c.name) > 1:
+        add((section, i, "name"), f"duplicate check name {c.name!r} (checks, preconditions and "
+            "report entries share one namespace)")
+    req, opt = OP_FIELDS[c.op]
+    if c.aggregate is not None:
+        if c.op in ("loglog_slope", "monotone"):
+            add((section, i, "aggregate"), f"op {c.op!r} already reduces along `over`; "
+                "`aggregate` is for pointwise ops")
+        else:
+            req = req | {"over"}
+    for k in sorted(req):
+        if getattr(c, k) is None:
+            add((section, i), f"op {c.op!r} needs {k!r}"
+                + (" (the axis to aggregate over)" if k == "over" else ""))
+    for k in sorted(OP_SPECIFIC - req - opt):
+        if getattr(c, k) is not None:
+            add((section, i, k), f"{k!r} has no meaning for op {c.op!r} "
+                f"(it takes {', '.join(sorted(req | opt))}"
+                + ("; `over` needs `aggregate`" if k == "over" else "") + ")")
+    if c.op == "between" and c.lo is not None and c.hi is not None and c.lo > c.hi:
+        add((section, i, "lo"), f"lo {c.lo} is above hi {c.hi}")
+    if not c.unbounded:
+        wide = {"tol": c.tol, "margin": None if c.margin is None else abs(c.margin),
+                "hi - lo": (c.hi - c.lo) if c.op == "between" and c.lo is not None
+                and c.hi is not None else None}
+        for k, v in wide.items():
+            if v is not None and v >= VACUOUS_BOUND:
+                add((section, i, k.split()[-1] if k != "hi - lo" else "hi"),
+                    f"{k} = {v:g}: a band {VACUOUS_BOUND:g} or more wide (or a margin that "
+                    "large) is a region the statistic cannot leave; a number only to be shown "
+                    "belongs in `report:`, and a metric whose range really is that wide "
+                    "needs `unbounded: true` with the range argued in `why`")
+    sweep_op = c.op in ("loglog_slope", "monotone")
+    _scope_problems(claim, (section, i), c.scales, c.where, c.over,
+                    c.op if sweep_op else None, add)
+
+
+def _scope_problems(claim: Claim, path: tuple, scales: list[str] | None,
+                    where: dict | None, over: str | None, numeric_op: str | None, add) -> None:
+    """``scales``, ``where`` and ``over`` of a check or report entry against the sweep."""
+    for s in scales or []:
+        if s not in claim.scales:
+            add(path + ("scales",), f"scale {s!r} is not defined by the claim")
+    for s in claim.scales:
+        if scales is not None and s not in scales:
+            continue
+        swept = _swept_keys(claim, s)
+        if over is not None and over not in swept:
+            add(path + ("over",), f"{over!r} is not swept at scale {s!r} "
+                f"(swept: {', '.join(sorted(swept)) or 'nothing'})")
+        elif over is not None and numeric_op is not None:
+            vals = [p[over] for p in sweep_points(claim.sweep_for(s)[0]) if over in p]
+            if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in vals):
+                add(path + ("over",), f"{numeric_op} needs numbers along {over!r}, "
+                    f"got {vals!r} at scale {s!r}")
+            elif len(set(vals)) < 2:
+                add(path + ("over",), f"{numeric_op} needs at least two distinct values of "
+                    f"{over!r}, got {sorted(set(vals))} at scale {s!r}")
+        for k in (where or {}):
+            if k not in swept:
+                add(path + ("where", k), f"{k!r} is not swept at scale {s!r}")
+
+
 def _semantic_problems(claim: Claim, stem: str | None) -> list[Problem]:
     f = claim.source
     P: list[Problem] = []
@@ -325,41 +450,20 @@ def _semantic_problems(claim: Claim, stem: str | None) -> list[Problem]:
         pts = [repr(sorted(p.items())) for p in sweep_points(sweep)]
         if len(set(pts)) < len(pts):
             add(spath, f"the sweep at scale {s!r} repeats a point (each point must be unique)")
-    names = [c.name for c in claim.checks]
-    for i, c in enumerate(claim.checks):
-        if names.count(c.name) > 1:
-            add(("checks", i, "name"), f"duplicate check name {c.name!r}")
-        req, opt = OP_FIELDS[c.op]
-        for k in sorted(req):
-            if getattr(c, k) is None:
-                add(("checks", i), f"op {c.op!r} needs {k!r}")
-        for k in sorted(OP_SPECIFIC - req - opt):
-            if getattr(c, k) is not None:
-                add(("checks", i, k), f"{k!r} has no meaning for op {c.op!r} "
-                    f"(it takes {', '.join(sorted(req | opt))})")
-        if c.op == "between" and c.lo is not None and c.hi is not None and c.lo > c.hi:
-            add(("checks", i, "lo"), f"lo {c.lo} is above hi {c.hi}")
-        for s in c.scales or []:
-            if s not in claim.scales:
-                add(("checks", i, "scales"), f"scale {s!r} is not defined by the claim")
-        for s in claim.scales:
-            if not c.applies_to(s):
-                continue
-            swept = _swept_keys(claim, s)
-            if c.over is not None and c.over not in swept:
-                add(("checks", i, "over"), f"{c.over!r} is not swept at scale {s!r} "
-                    f"(swept: {', '.join(sorted(swept)) or 'nothing'})")
-            elif c.over is not None:
-                vals = [p[c.over] for p in sweep_points(claim.sweep_for(s)[0]) if c.over in p]
-                if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in vals):
-                    add(("checks", i, "over"), f"{c.op} needs numbers along {c.over!r}, "
-                        f"got {vals!r} at scale {s!r}")
-                elif len(set(vals)) < 2:
-                    add(("checks", i, "over"), f"{c.op} needs at least two distinct values of "
-                        f"{c.over!r}, got {sorted(set(vals))} at scale {s!r}")
-            for k in (c.where or {}):
-                if k not in swept:
-                    add(("checks", i, "where", k), f"{k!r} is not swept at scale {s!r}")
+    if not claim.checks and not claim.report:
+        add(("checks",), "a claim needs at least one check or one `report:` entry")
+    all_names = ([c.name for c in claim.checks] + [c.name for c in claim.preconditions]
+                 + [r.name for r in claim.report])
+    for section, items in (("checks", claim.checks), ("preconditions", claim.preconditions)):
+        for i, c in enumerate(items):
+            _check_problems(claim, section, i, c, all_names, add)
+    for i, r in enumerate(claim.report):
+        if all_names.count(r.name) > 1:
+            add(("report", i, "name"), f"duplicate name {r.name!r} (checks, preconditions and "
+                "report entries share one namespace)")
+        if (r.over is None) != (r.aggregate is None):
+            add(("report", i), "`over` and `aggregate` go together")
+        _scope_problems(claim, ("report", i), r.scales, r.where, r.over, None, add)
     try:
         exp = registry.get(claim.experiment)
     except registry.UnknownExperiment as e:

@@ -114,34 +114,52 @@ def test_dir_digest_tracks_python_sources_only(tmp_path):
     _dir_digest.cache_clear()
 
 
-def test_source_fingerprint_covers_package_and_the_shared_modules_it_imports(tmp_path,
+def test_source_fingerprint_covers_package_and_the_shared_definitions_it_uses(tmp_path,
                                                                              monkeypatch):
-    dirs = {name: tmp_path / name for name in ("toy", "common", "other")}
+    dirs = {name: tmp_path / name for name in ("toy", "other")}
     for d in dirs.values():
         d.mkdir()
-        (d / "__init__.py").write_text(f"# {d.name}\n")
+    (dirs["toy"] / "__init__.py").write_text(
+        "from methods.common.shared import used\n\ndef exp():\n    return used()\n")
+    (dirs["other"] / "__init__.py").write_text("# other\n")
+    shared = tmp_path / "shared.py"
+    shared.write_text("K = 1\n\ndef helper():\n    return K\n\ndef used():\n"
+                      "    return helper()\n\ndef unused():\n    return 2\n")
     mapping = {"methods.toy": dirs["toy"], "methods.other": dirs["other"]}
     monkeypatch.setattr(cache_mod.registry, "package_dir", lambda pkg: mapping[pkg])
-    # the toy package "imports" one shared module: methods/common/__init__.py here
-    monkeypatch.setattr(cache_mod, "shared_modules",
-                        lambda pkg: {"methods.common": dirs["common"] / "__init__.py"})
+    monkeypatch.setattr(cache_mod, "_module_file",
+                        lambda name: shared if name == "methods.common.shared" else None)
 
     def fp() -> str:
         _dir_digest.cache_clear()
         cache_mod._shared_digest.cache_clear()
+        cache_mod._module_index.cache_clear()
         return source_fingerprint("toy_gaussian")
+
+    def edit(old: str, new: str) -> None:
+        shared.write_text(shared.read_text().replace(old, new))
 
     base = fp()
     assert source_fingerprint("toy_nan") == base  # same package, same fingerprint
     (dirs["other"] / "__init__.py").write_text("# another paper edited\n")
     assert fp() == base  # another paper's edit leaves this one's units valid
-    (dirs["common"] / "__init__.py").write_text("# shared code edited\n")
-    after_common = fp()
-    assert after_common != base
+    edit("return 2", "return 3")
+    assert fp() == base  # a shared function this package does not use
+    edit("def unused", "def added():\n    return 0\n\ndef unused")
+    assert fp() == base  # a function added for another paper
+    edit("K = 1\n", "K = 1  # a comment\n")
+    assert fp() == base  # comments are not code
+    edit("return K", "return K + 0")
+    after_helper = fp()
+    assert after_helper != base  # a helper the used function calls (transitively)
+    edit("K = 1", "K = 2")
+    after_const = fp()
+    assert after_const not in (base, after_helper)  # module-level statements always count
     (dirs["toy"] / "__init__.py").write_text("# this paper edited\n")
-    assert fp() not in (base, after_common)
+    assert fp() not in (base, after_helper, after_const)
     _dir_digest.cache_clear()
     cache_mod._shared_digest.cache_clear()
+    cache_mod._module_index.cache_clear()
 
 
 def _single_entry_run(ws):
