@@ -1,7 +1,8 @@
 """Content-addressed cache of unit results.
 
 The key hashes everything a unit's numbers depend on: the experiment's name, the
-source of its paper package, the shared definitions it uses (``methods/common/...``: each
+code of its paper package (each file's syntax tree without docstrings: comments,
+formatting and documentation do not count), the shared definitions it uses (``methods/common/...``: each
 top-level function or class it imports, followed transitively, plus every module-level
 statement of those modules; comments do not count, code does), the resolved params, the
 seed, the scale, the device kind and the torch/numpy versions. Editing one paper's code, or
@@ -34,7 +35,10 @@ def _dir_digest(directory: str) -> str:
             continue
         h.update(str(f.relative_to(root)).encode())
         h.update(b"\0")
-        h.update(f.read_bytes())
+        try:
+            h.update(code_digest(f.read_text(encoding="utf-8")).encode())
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            h.update(f.read_bytes())  # not parseable: its bytes are all we can hash
         h.update(b"\0")
     return h.hexdigest()
 
@@ -100,16 +104,39 @@ def shared_modules(package: str) -> dict[str, Path]:
     return seen
 
 
+def _strip_docstrings(tree):
+    """The tree without docstrings (module, class and function): documentation edits do
+    not change what a unit computes."""
+    import ast
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            body = node.body
+            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def code_digest(text: str) -> str:
+    """The code of one source file: its AST without docstrings (comments and formatting
+    never reach the AST), so only edits that can change behaviour change it."""
+    import ast
+
+    return ast.dump(_strip_docstrings(ast.parse(text)))
+
+
 @functools.cache
 def _module_index(path: str) -> tuple[dict[str, tuple[str, frozenset[str]]], str,
                                         frozenset[str], dict[str, tuple[str, str | None]]]:
-    """One shared module, parsed: its top-level definitions (name -> (AST dump, names they
-    reference)), the AST dump of every other top-level statement (imports, constants: always
-    part of the fingerprint), the names those statements reference, and its imports
+    """One shared module, parsed (docstrings dropped): its top-level definitions --
+    functions, classes and simple ``NAME = ...`` assignments -- as name -> (AST dump, names
+    they reference); the AST dump of every other top-level statement (imports, ``if``
+    blocks: always part of the fingerprint) and the names those reference; and its imports
     (local name -> (module, attribute or None))."""
     import ast
 
-    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    tree = _strip_docstrings(ast.parse(Path(path).read_text(encoding="utf-8")))
     defs: dict[str, tuple[str, frozenset[str]]] = {}
     rest: list[str] = []
     rest_refs: set[str] = set()
@@ -118,6 +145,13 @@ def _module_index(path: str) -> tuple[dict[str, tuple[str, frozenset[str]]], str
         refs = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             defs[node.name] = (ast.dump(node), refs)
+            continue
+        targets = (node.targets if isinstance(node, ast.Assign) else
+                   [node.target] if isinstance(node, ast.AnnAssign) else [])
+        if targets and all(isinstance(t, ast.Name) for t in targets):
+            for t in targets:  # a constant: part of the fingerprint where it is used
+                prev = defs.get(t.id, ("", frozenset()))
+                defs[t.id] = (prev[0] + ast.dump(node), prev[1] | (refs - {t.id}))
             continue
         rest.append(ast.dump(node))
         rest_refs |= refs

@@ -43,11 +43,6 @@ def fragile_groups(record: dict[str, Any]) -> list[str]:
         for g in c["groups"]:
             if g["verdict"] != v or not g.get("interval"):
                 continue
-            iv = g["interval"]
-            if iv["n"] < 2:
-                out.append(f"{c['name']} {g['point'] or ''}: one seed, no spread to judge "
-                           "its margin by")
-                continue
             gap, half = _clearance(g, c["region"], v)
             if half == 0:
                 continue  # exact: every seed gave the same number
