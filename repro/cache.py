@@ -1,13 +1,13 @@
 """Content-addressed cache of unit results.
 
-The key hashes everything a unit's numbers depend on: the experiment's name, the
-code of its paper package (each file's syntax tree without docstrings: comments,
-formatting and documentation do not count), the shared definitions it uses (``methods/common/...``: each
-top-level function or class it imports, followed transitively, plus every module-level
-statement of those modules; comments do not count, code does), the resolved params, the
-seed, the scale, the device kind and the torch/numpy versions. Editing one paper's code, or
-a shared function only some papers use, invalidates those units only. Entries are written atomically and carry a
-checksum; a corrupt or truncated entry is reported and recomputed, never trusted.
+The key hashes everything a unit's numbers depend on: the experiment's name, the code of
+its paper package (each file's syntax tree without docstrings: comments, formatting and
+documentation do not count), the shared definitions it uses (``methods/common/...``: each
+top-level function, class or constant it imports, followed transitively, plus every other
+module-level statement of those modules), the resolved params, the seed, the scale, the
+device kind and the torch/numpy versions. Editing one paper's code, or a shared function
+only some papers use, invalidates those units only. Entries are written atomically and
+carry a checksum; a corrupt or truncated entry is reported and recomputed, never trusted.
 """
 
 from __future__ import annotations

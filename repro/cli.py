@@ -257,8 +257,10 @@ def rejudge(claims: list[str] = typer.Argument(None, help="claim files or ids (d
         except FileNotFoundError as e:
             _err(str(e))
             raise typer.Exit(EXIT_BAD) from None
+    from .results import iter_records
+
     code = EXIT_OK
-    for p in sorted(root.glob("*/*.json")):
+    for p, _ in iter_records(root):  # claim records only (not benchmark JSON)
         if ids is not None and p.parent.name not in ids:
             continue
         try:

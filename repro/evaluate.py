@@ -23,8 +23,17 @@ import numpy as np
 from . import checks as ops
 from .errors import MetricMissing
 from .schema import Check, Claim, ReportItem
-from .verdicts import (ERROR, INVALID, REPORTED, REPRODUCED, SKIPPED, combine, cs_interval,
-                       interval_verdict, t_interval)
+from .verdicts import (
+    ERROR,
+    INVALID,
+    REPORTED,
+    REPRODUCED,
+    SKIPPED,
+    combine,
+    cs_interval,
+    interval_verdict,
+    t_interval,
+)
 
 SWEEP_OPS = ("loglog_slope", "monotone")
 

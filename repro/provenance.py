@@ -73,7 +73,7 @@ def code_files(package: str) -> list[Path]:
     """The files a unit's cache key covers: the paper package and the shared modules it
     uses."""
     from . import registry
-    from .cache import used_definitions, _module_file
+    from .cache import _module_file, used_definitions
 
     files = sorted(p for p in registry.package_dir(package).rglob("*.py")
                    if "__pycache__" not in p.parts)

@@ -147,7 +147,7 @@ def console_table(record: dict[str, Any]) -> str:
 
 
 def markdown(record: dict[str, Any]) -> str:
-    claim, prov = record["claim"], record["provenance"]
+    claim = record["claim"]
     paper = claim["paper"]
     lines = [
         f"# {claim['id']} — {claim['title']}",
@@ -192,7 +192,9 @@ def provenance_text(record: dict[str, Any]) -> str:
     units = [u for u in record["units"] if "code_clean" in u]
     if units:
         dirty = sum(1 for u in units if not u["code_clean"])
-        code = ("the code of every unit is committed there" if not dirty else
+        mig = (record.get("migrations") or [{}])[-1].get("code_commit")
+        code = ((f"the code of every unit is committed (as of `{mig[:8]}`, see migrations)"
+                 if mig else "the code of every unit is committed there") if not dirty else
                 f"**{dirty} of {len(units)} units ran uncommitted code**")
     else:
         code = "(dirty tree)" if prov.get("git_dirty") else "(clean tree)"

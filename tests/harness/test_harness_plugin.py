@@ -88,3 +88,27 @@ def test_scale_option(pytester):
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
     pytester.runpytest("-p", "no:cacheprovider", "--repro-scale", "default").assert_outcomes(
         failed=1)
+
+
+def test_a_smoke_verdict_without_platform_margin_fails_unless_listed(pytester, monkeypatch,
+                                                                     tmp_path):
+    """An expected verdict that another CPU could flip (here: inconclusive) fails the claim
+    test with the margin message; the same claim with an explicit any_of list passes."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("REPRO_RESULTS_DIR", str(tmp_path / "results"))
+    straddle = {**CLAIM, "seeds": 3, "params": {"mean": 1.0, "sd": 0.3},
+                "checks": [{"name": "x_tight", "metric": "x", "op": "within", "ref": 1.0,
+                            "tol": 0.05, "why": "straddles on purpose"}]}
+    claims = pytester.mkdir("claims")
+    (claims / "toy_fragile.yaml").write_text(yaml.safe_dump(
+        {"id": "toy_fragile", **straddle, "expect": {"smoke": "inconclusive"}}, sort_keys=False))
+    listed = {"smoke": {"any_of": ["inconclusive", "reproduced"], "why": "straddles"}}
+    (claims / "toy_listed.yaml").write_text(yaml.safe_dump(
+        {"id": "toy_listed", **straddle, "expect": listed}, sort_keys=False))
+    res = pytester.runpytest("-p", "no:cacheprovider", "-rA")
+    res.assert_outcomes(passed=1, failed=1)
+    res.stdout.fnmatch_lines(["*not with the margin another CPU needs*"])
+    res.stdout.fnmatch_lines(["*PASSED claims/toy_listed.yaml*"])

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from repro.verdicts import (CS_G, cs_halfwidth_factor, cs_interval, mixture_bayes_factor,
-                            t_interval)
+from repro.verdicts import CS_G, cs_halfwidth_factor, cs_interval, mixture_bayes_factor, t_interval
 
 
 @pytest.mark.parametrize("n", [4, 5, 8, 20, 100, 1000])
