@@ -104,7 +104,10 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
             print(f"seeds: {r['sequential']['seeds']} ({r['sequential']['reason']})")
         print(f"verdict: {res.verdict} ({mark}) · {t['total_s']:.1f} s "
               f"({t['cached_units']}/{len(r['units'])} units from cache) · {res.json_path}")
-        if not res.met_expectation:
+        broken = sum(1 for u in r["units"] if u["status"] == "error")
+        if broken:
+            print(f"{broken} unit(s) ended in error: the run cannot exit 0", file=sys.stderr)
+        if not res.met_expectation or broken:
             code = EXIT_UNMET
     raise typer.Exit(code)
 

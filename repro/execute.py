@@ -73,6 +73,11 @@ def run_unit(experiment: str, params: dict[str, Any], seed: int, device: str) ->
     except registry.Unavailable as e:
         return {"status": "skipped", "metrics": {}, "wall_s": time.perf_counter() - t0,
                 "error": str(e)}
-    except Exception as e:  # noqa: BLE001 - every failure becomes an error record
+    except KeyboardInterrupt:
+        raise  # the user stops the run; finished units are already cached
+    except BaseException as e:  # noqa: BLE001 - every failure, sys.exit() included, is an error
+        what = f"{type(e).__name__}: {e}"
+        if isinstance(e, SystemExit):
+            what = f"the experiment called sys.exit({e.code!r})"
         return {"status": "error", "metrics": {}, "wall_s": time.perf_counter() - t0,
-                "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+                "error": what, "traceback": traceback.format_exc()}

@@ -85,3 +85,11 @@ def toy_crash(*, seed: int, device: str = "cpu", marker_dir: str = "", crashes: 
             os.kill(os.getpid(), signal.SIGKILL)
     rng = np.random.default_rng(seed)
     return {"x": float(1.0 + 0.01 * rng.standard_normal())}
+
+
+@experiment("toy_exit")
+def toy_exit(*, seed: int, device: str = "cpu", code: int = 0) -> dict:
+    """Calls ``sys.exit(code)``: the harness must record an error, never exit 0 silently."""
+    import sys
+
+    sys.exit(code)
