@@ -5,9 +5,12 @@ its paper package (each file's syntax tree without docstrings: comments, formatt
 documentation do not count), the shared definitions it uses (``methods/common/...``: each
 top-level function, class or constant it imports, followed transitively, plus every other
 module-level statement of those modules), the resolved params, the seed, the scale, the
-device kind and the torch/numpy versions. Editing one paper's code, or a shared function
-only some papers use, invalidates those units only. Entries are written atomically and
-carry a checksum; a corrupt or truncated entry is reported and recomputed, never trusted.
+device kind and the versions of Python and of every library in the provenance (torch,
+numpy, scipy, scikit-learn, aeon, kociemba). A hit is used only if the data files the unit
+read (see :mod:`repro.datafiles`) are still there, unchanged. Editing one paper's code, or
+a shared function only some papers use, invalidates those units only. Entries are written
+atomically and carry a checksum; a corrupt or truncated entry is reported and recomputed,
+never trusted.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from . import registry
 from .fsutil import atomic_write_text
 from .plan import Unit
 
-FORMAT = 2  # 2: shared code hashed per top-level definition used (1: whole modules)
+FORMAT = 3  # 3: every library's version in the key; 2: shared code per definition used
 
 
 @functools.cache
@@ -259,17 +262,17 @@ def source_fingerprint(experiment: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-def _versions() -> dict[str, str]:
-    import numpy
-    import torch
+@functools.cache
+def _versions() -> dict[str, str | None]:
+    from .provenance import library_versions
 
-    return {"torch": torch.__version__, "numpy": numpy.__version__}
+    return library_versions()
 
 
-def unit_key(unit: Unit, device: str, versions: dict[str, str] | None = None) -> str:
-    """The unit's cache key. ``versions`` (torch, numpy) default to this environment's;
-    ``repro check --stale`` passes a record's own, so that only code and plan changes
-    count as stale."""
+def unit_key(unit: Unit, device: str, versions: dict[str, str | None] | None = None) -> str:
+    """The unit's cache key. ``versions`` (Python and every library in
+    :data:`repro.provenance.LIBRARIES`) default to this environment's; ``repro check
+    --stale`` passes a record's own, so that only code and plan changes count as stale."""
     payload = {
         "format": FORMAT,
         "experiment": unit.experiment,

@@ -1,7 +1,8 @@
 """The ``repro`` command line: run, check, rejudge, list, validate, report, schema.
 
-Exit codes: 0 every claim met its expectation, 1 some did not, 2 bad input (with
-file:line). Bad input never shows a traceback and never runs anything.
+Exit codes: 0 every claim met its expectation, 1 some did not (or a unit did not finish,
+or a stored record is unreadable), 2 bad input (with file:line), 3 results could not be
+written. Bad input never shows a traceback and never runs anything.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Optional
 import typer
 
 from .errors import ClaimError, MetricMissing, ResultsWriteError, UsageError
+from .schema import MAX_SEEDS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Claims-as-tests reproduction harness for contrastive-learning papers.")
@@ -39,12 +41,15 @@ def resolve_claim(arg: str) -> Path:
     if cand.exists():
         return cand
     known = sorted(q.stem for q in claims_dir().glob("*.yaml"))
-    # a short name: the unique claim id that ends with it (``tau_law`` -> spectral_tau_law)
-    suffix = [k for k in known if k.endswith(f"_{arg}")]
-    if len(suffix) == 1:
-        return claims_dir() / f"{suffix[0]}.yaml"
-    if len(suffix) > 1:
-        raise FileNotFoundError(f"{arg}: ambiguous claim name; one of {', '.join(suffix)}")
+    # a short name: the one claim id holding it as whole words (``tau_law`` ->
+    # spectral_tau_law), announced; ``infonce`` (infonce_gmm? ragc_..._to_infonce?) is
+    # ambiguous and refused
+    short = [k for k in known if f"_{arg}_" in f"_{k}_"] if "/" not in arg else []
+    if len(short) == 1:
+        _err(f"{arg}: running {short[0]} (the only claim id containing {arg!r})")
+        return claims_dir() / f"{short[0]}.yaml"
+    if len(short) > 1:
+        raise FileNotFoundError(f"{arg}: ambiguous claim name; one of {', '.join(short)}")
     close = difflib.get_close_matches(Path(arg).stem, known, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise FileNotFoundError(f"{arg}: no such claim file or claim id{hint}")
@@ -53,7 +58,8 @@ def resolve_claim(arg: str) -> Path:
 @app.command()
 def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids"),
         scale: str = typer.Option("default", help="smoke | default | paper"),
-        seeds: Optional[int] = typer.Option(None, min=1, help="override the number of seeds"),
+        seeds: Optional[int] = typer.Option(None, min=1, max=MAX_SEEDS,
+                                            help="override the number of seeds"),
         jobs: int = typer.Option(1, min=1, help="local worker processes"),
         device: str = typer.Option("auto", help="auto | cpu | cuda"),
         no_cache: bool = typer.Option(False, "--no-cache", help="recompute every unit"),
@@ -67,8 +73,12 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
             help="add seeds in batches until every check is decided (anytime-valid "
                  "confidence sequence) or --max-seeds is reached"),
         max_seeds: Optional[int] = typer.Option(
-            None, help="with --until-decided: the most seeds to run (default: the scale's "
-                       "max_seeds, else 20; at least 2)"),
+            None, max=MAX_SEEDS,
+            help="with --until-decided: the most seeds to run (default: the scale's "
+                 "max_seeds, else 20; at least 2)"),
+        timeout: Optional[float] = typer.Option(
+            None, min=0.1, help="seconds a unit may run before it is stopped and recorded "
+                                "as an error (default: the scale's timeout_s; smoke: 60)"),
         ) -> None:
     """Run claims at a scale, print their check tables, write results/."""
     from .results import console_table
@@ -78,14 +88,26 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
         _err(f"--max-seeds {max_seeds}: --until-decided needs at least 2 seeds (an interval "
              "needs a spread)")
         raise typer.Exit(EXIT_BAD)
+    from .runner import preflight
+
+    # every claim on the command line is validated before any runs: a typo in the last one
+    # must not cost (and half-write) the first ones
+    try:
+        paths = [resolve_claim(arg) for arg in claims]
+        for path in paths:
+            preflight(path, scale, seeds=seeds, until_decided=until_decided,
+                      max_seeds=max_seeds)
+    except (ClaimError, FileNotFoundError, UsageError) as e:
+        _err(str(e))
+        raise typer.Exit(EXIT_BAD) from None
     code = EXIT_OK
-    for arg in claims:
+    for path in paths:
         try:
-            path = resolve_claim(arg)
             res = run_claim(path, scale=scale, seeds=seeds, jobs=jobs, device=device,
                             use_cache=not no_cache, results_root=results_dir,
                             executor=executor, address=address,
-                            until_decided=until_decided, max_seeds=max_seeds)
+                            until_decided=until_decided, max_seeds=max_seeds,
+                            timeout_s=timeout)
         except (ClaimError, MetricMissing, FileNotFoundError, UsageError) as e:
             _err(str(e))
             raise typer.Exit(EXIT_BAD) from None
@@ -149,12 +171,16 @@ def list_claims(results_dir: Optional[Path] = typer.Option(None)) -> None:
     """Every claim with its latest verdict per scale."""
     from tabulate import tabulate
 
-    from .results import iter_records
+    from .results import scan_records
     from .schema import SCALES
 
     latest: dict[tuple[str, str], str] = {}
-    for _, r in iter_records(results_dir):
+    good, bad = scan_records(results_dir)
+    for _, r in good:
         latest[(r["claim"]["id"], r["scale"])] = r["verdict"]
+    for e in bad:
+        latest[(e.path.parent.name, e.path.stem)] = "unreadable"
+        _err(f"repro: warning: {e}")
     rows = []
     for p in sorted(claims_dir().glob("*.yaml")):
         rows.append([p.stem, *[latest.get((p.stem, s), "—") for s in SCALES]])
@@ -165,14 +191,21 @@ def list_claims(results_dir: Optional[Path] = typer.Option(None)) -> None:
 def report(results_dir: Optional[Path] = typer.Option(None)) -> None:
     """Regenerate every results/<id>/<scale>.md and results/README.md from the JSON."""
     from .fsutil import atomic_write_text
-    from .results import iter_records, markdown, write_summary
+    from .results import markdown, scan_records, write_summary
 
-    n = 0
-    for p, r in iter_records(results_dir):
-        atomic_write_text(p.with_suffix(".md"), markdown(r))
-        n += 1
-    out = write_summary(results_dir)
-    print(f"regenerated {n} claim pages and {out}")
+    good, bad = scan_records(results_dir)
+    try:
+        for p, r in good:
+            atomic_write_text(p.with_suffix(".md"), markdown(r))
+        out = write_summary(results_dir)
+    except (OSError, ResultsWriteError) as e:
+        _err(f"error: cannot write results: {e}")
+        raise typer.Exit(EXIT_WRITE) from None
+    print(f"regenerated {len(good)} claim pages and {out}")
+    for e in bad:
+        _err(f"UNREADABLE {e.path}: {e.reason} (listed as 'unreadable' in {out.name})")
+    if bad:
+        raise typer.Exit(EXIT_UNMET)
 
 
 @app.command()

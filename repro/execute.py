@@ -1,6 +1,7 @@
 """Run one unit, capturing everything: metrics, wall time, or the error and its traceback.
 
-A unit that raises, or returns a NaN/inf, becomes an ``error`` record (traceback kept);
+A unit that raises (``sys.exit()`` included), runs past its time limit, or returns a
+NaN/inf, becomes an ``error`` record (traceback kept);
 :class:`repro.registry.Unavailable` becomes ``skipped`` with its reason. Nothing here
 writes files: records go back to the driver, which alone writes cache and results.
 """
@@ -9,11 +10,15 @@ from __future__ import annotations
 
 import math
 import random
+import signal
+import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from . import registry
+from . import datafiles, registry
 
 
 def seed_everything(seed: int, device: str = "cpu") -> None:
@@ -62,19 +67,65 @@ def _check_metrics(metrics: Any) -> dict[str, Any]:
     return out
 
 
-def run_unit(experiment: str, params: dict[str, Any], seed: int, device: str) -> dict[str, Any]:
-    """Execute one unit; always returns a record, never raises (except KeyboardInterrupt)."""
+class UnitTimeout(BaseException):
+    """Raised inside a unit when its time limit passes (a BaseException, so an experiment's
+    own ``except Exception`` cannot swallow it)."""
+
+
+@contextmanager
+def _time_limit(timeout_s: float | None) -> Iterator[None]:
+    """Raise :class:`UnitTimeout` in this thread after ``timeout_s`` seconds (SIGALRM; only
+    in the main thread of a POSIX process, which is where units run). A unit stuck in C
+    code that never returns to Python is stopped by the pool instead (its worker killed)."""
+    usable = (timeout_s is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def _expired(signum, frame):
+        raise UnitTimeout()
+
+    old = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def timeout_message(timeout_s: float) -> str:
+    return (f"timed out: the unit ran past its limit of {timeout_s:g} s (timeout_s of the "
+            "scale, or --timeout)")
+
+
+def run_unit(experiment: str, params: dict[str, Any], seed: int, device: str,
+             timeout_s: float | None = None) -> dict[str, Any]:
+    """Execute one unit; always returns a record, never raises (except KeyboardInterrupt).
+
+    The record lists the data files the unit read (``data_files``: path under the data
+    directory, size, SHA-256), which the cache checks before reusing it."""
+    from .settings import data_dir
+
     t0 = time.perf_counter()
+    opened: list[str] = []
     try:
         exp = registry.get(experiment)
         seed_everything(seed, device)
-        metrics = _check_metrics(exp(params, seed, device))
-        return {"status": "ok", "metrics": metrics, "wall_s": time.perf_counter() - t0}
+        with datafiles.recording() as opened, _time_limit(timeout_s):
+            out = exp(params, seed, device)
+        metrics = _check_metrics(out)
+        return {"status": "ok", "metrics": metrics, "wall_s": time.perf_counter() - t0,
+                "data_files": datafiles.fingerprint(opened, data_dir())}
     except registry.Unavailable as e:
         return {"status": "skipped", "metrics": {}, "wall_s": time.perf_counter() - t0,
                 "error": str(e)}
     except KeyboardInterrupt:
         raise  # the user stops the run; finished units are already cached
+    except UnitTimeout:
+        return {"status": "error", "metrics": {}, "wall_s": time.perf_counter() - t0,
+                "error": timeout_message(timeout_s or 0.0)}
     except BaseException as e:  # noqa: BLE001 - every failure, sys.exit() included, is an error
         what = f"{type(e).__name__}: {e}"
         if isinstance(e, SystemExit):

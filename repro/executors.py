@@ -9,15 +9,19 @@ then an ``error`` record for that unit: never a hang, never a lost result.
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
+import sys
+import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from .errors import UsageError
-from .execute import run_unit
+from .execute import run_unit, timeout_message
 
 Task = tuple[int, str, dict[str, Any], int, str]
 Record = dict[str, Any]
@@ -38,11 +42,14 @@ def lost_worker_record(reason: str, attempts: int) -> Record:
 
 
 class SerialExecutor:
-    """Runs units one after another in this process."""
+    """Runs units one after another in this process (time limit: SIGALRM in the unit)."""
+
+    def __init__(self, timeout_s: float | None = None):
+        self.timeout_s = timeout_s
 
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[int, Record]]:
         for idx, exp, params, seed, device in tasks:
-            yield idx, run_unit(exp, params, seed, device)
+            yield idx, run_unit(exp, params, seed, device, self.timeout_s)
 
     def close(self) -> None:
         pass
@@ -70,74 +77,144 @@ def limit_threads(threads: int) -> None:
         pass
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this worker when the driver dies (Linux ``PR_SET_PDEATHSIG``):
+    a driver killed by SIGKILL or SIGTERM (CI cancellation, ``timeout``, SLURM pre-emption)
+    runs no cleanup, and its workers (hundreds of MB each) would live on, reparented to
+    init. Elsewhere the pool's own shutdown is all there is."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - no prctl: nothing to set
+        return
+    if os.getppid() != parent_pid:  # the driver died before the flag was set
+        os._exit(1)
+
+
+def init_worker(threads: int, parent_pid: int) -> None:
+    die_with_parent(parent_pid)
+    limit_threads(threads)
+
+
+# A unit's own timer (SIGALRM inside the worker) stops it at its limit; the driver kills the
+# worker only if the unit is still running this long after that (stuck in C code, signals
+# blocked), which also covers a fresh worker's start (spawn, import torch: a few seconds).
+KILL_GRACE_S = 15.0
+
+
 class ProcessExecutor:
     """A local pool of ``jobs`` spawned processes (spawn: safe with torch's threads).
 
-    When a worker dies (killed, out of memory), the pool breaks and every unit still in it
-    fails; those units are resubmitted to a fresh pool one at a time (so a unit that kills
-    its worker again takes no innocent unit with it), up to ``max_retries`` times, after
-    which they become ``error`` records.
+    At most ``jobs`` units are in the pool at a time, so each one's time limit runs from
+    when it starts. When a worker dies (killed, out of memory), the pool breaks and every
+    unit still in it fails; those units are resubmitted to a fresh pool one at a time (so a
+    unit that kills its worker again takes no innocent unit with it), up to ``max_retries``
+    times, after which they become ``error`` records. A unit still running
+    ``KILL_GRACE_S`` past its time limit has its workers killed and replaced: it becomes an
+    ``error`` record naming the limit, and the units beside it are resubmitted.
     """
 
-    def __init__(self, jobs: int, max_retries: int = 1):
+    def __init__(self, jobs: int, max_retries: int = 1, timeout_s: float | None = None):
         self.jobs = jobs
         self.threads = max(1, (os.cpu_count() or 1) // jobs)
         self.max_retries = max_retries
+        self.timeout_s = timeout_s
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.jobs, mp_context=mp.get_context("spawn"),
-                                   initializer=limit_threads, initargs=(self.threads,))
+                                   initializer=init_worker,
+                                   initargs=(self.threads, os.getpid()))
+
+    def _replace_pool(self, kill: bool = False) -> None:
+        if kill:
+            for proc in list(getattr(self.pool, "_processes", {}).values()):
+                try:
+                    proc.kill()
+                except (OSError, AttributeError):
+                    pass
+        self.pool.shutdown(wait=kill, cancel_futures=True)
+        self.pool = self._new_pool()
 
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[int, Record]]:
-        todo = {t[0]: t for t in tasks}
-        attempts = dict.fromkeys(todo, 0)
-        retry_round = False
-        while todo:
-            broken: dict[int, Task] = {}
-            batches = [[t] for t in todo.values()] if retry_round else [list(todo.values())]
-            for batch in batches:
-                yield from self._run_batch(batch, todo, attempts, broken)
-            retry_round = True
-            todo = broken
-
-    def _run_batch(self, batch: list[Task], todo: dict[int, Task], attempts: dict[int, int],
-                   broken: dict[int, Task]) -> Iterator[tuple[int, Record]]:
-        futures = {}
-        for idx, exp, params, seed, device in batch:
-            attempts[idx] += 1
-            futures[self.pool.submit(run_unit, exp, params, seed, device)] = idx
-        pending = set(futures)
-        pool_broke = False
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        queue = deque(tasks)
+        attempts: dict[int, int] = {}
+        suspects: set[int] = set()  # were in a pool that broke: rerun alone
+        running: dict[Any, tuple[Task, float]] = {}  # future -> (task, hard deadline)
+        broken = False
+        hard = None if self.timeout_s is None else self.timeout_s + KILL_GRACE_S
+        while queue or running:
+            if broken and not running:
+                self._replace_pool()
+                broken = False
+                continue
+            while queue and not broken and len(running) < self.jobs:
+                if running and (queue[0][0] in suspects or
+                                any(t[0] in suspects for t, _ in running.values())):
+                    break  # a suspect runs alone
+                task = queue[0]
+                idx, exp, params, seed, device = task
+                try:
+                    fut = self.pool.submit(run_unit, exp, params, seed, device, self.timeout_s)
+                except BrokenProcessPool:  # it broke since the last look: replace it first
+                    broken = True
+                    break
+                queue.popleft()
+                attempts[idx] = attempts.get(idx, 0) + 1
+                running[fut] = (task, math.inf if hard is None else time.monotonic() + hard)
+            if not running:
+                continue  # the pool broke before anything was submitted: replace it first
+            wait_s = max(0.0, min(d for _, d in running.values()) - time.monotonic())
+            done, _ = wait(list(running), timeout=None if math.isinf(wait_s) else wait_s,
+                           return_when=FIRST_COMPLETED)
             for f in done:
-                idx = futures[f]
+                task, _ = running.pop(f)
+                idx = task[0]
                 try:
                     rec = f.result()
                 except BrokenProcessPool as e:
-                    pool_broke = True
+                    broken = True
                     if attempts[idx] <= self.max_retries:
-                        broken[idx] = todo[idx]
+                        suspects.add(idx)
+                        queue.append(task)
                         continue
                     rec = lost_worker_record(str(e) or "process pool broken", attempts[idx])
                 except Exception as e:  # noqa: BLE001 - a failed submission is a unit error
                     rec = {"status": "error", "metrics": {}, "wall_s": 0.0,
                            "error": f"worker failed: {type(e).__name__}: {e}"}
                 yield idx, rec
-        if pool_broke:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = self._new_pool()
+            now = time.monotonic()
+            late = [f for f, (_, d) in running.items() if now >= d and not f.done()]
+            if late:
+                for f in late:
+                    task, _ = running.pop(f)
+                    yield task[0], {"status": "error", "metrics": {}, "wall_s": hard or 0.0,
+                                    "error": timeout_message(self.timeout_s or 0.0)
+                                    + f"; still running {KILL_GRACE_S:g} s later, so its "
+                                    "worker was killed and replaced"}
+                for f in list(running):  # innocent neighbours: again, not counted
+                    task, _ = running.pop(f)
+                    attempts[task[0]] -= 1
+                    queue.appendleft(task)
+                self._replace_pool(kill=True)
+                broken = False
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def make_executor(jobs: int, kind: str = "local", *, address: str | None = None,
-                  gpus_per_unit: float = 0.0, max_retries: int = 1) -> Executor:
+                  gpus_per_unit: float = 0.0, max_retries: int = 1,
+                  timeout_s: float | None = None) -> Executor:
     """``local``: serial for one job, else a process pool; ``ray``: a Ray cluster."""
     if kind == "local":
-        return SerialExecutor() if jobs <= 1 else ProcessExecutor(jobs, max_retries)
+        return (SerialExecutor(timeout_s) if jobs <= 1
+                else ProcessExecutor(jobs, max_retries, timeout_s))
     if kind == "ray":
         from .executors_ray import RayExecutor
 

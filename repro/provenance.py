@@ -111,6 +111,37 @@ def file_clean(path: str | Path, cwd: Path | None = None) -> bool | None:
     return status == "" if status is not None else None
 
 
+# Libraries a unit's numbers can depend on (the paper packages import these); their
+# versions go into every unit's cache key and into the provenance of every record.
+LIBRARIES = ("torch", "numpy", "scipy", "scikit-learn", "aeon", "kociemba")
+
+
+def library_versions() -> dict[str, str | None]:
+    """Python's and each library's installed version (None when not installed), read from
+    package metadata: nothing is imported."""
+    from importlib import metadata
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def record_library_versions(prov: dict[str, Any]) -> dict[str, str | None]:
+    """The library versions a record was made with, from its provenance (records made
+    before ``libraries`` was stored name torch, numpy, scipy and scikit-learn only)."""
+    if prov.get("libraries"):
+        return dict(prov["libraries"])
+    out: dict[str, str | None] = dict.fromkeys(("python", *LIBRARIES))
+    out.update({"python": prov.get("python"), "torch": prov.get("torch"),
+                "numpy": prov.get("numpy"), "scipy": prov.get("scipy"),
+                "scikit-learn": prov.get("scikit_learn")})
+    return out
+
+
 def collect(device: str, cwd: Path | None = None, *, load_start=None, jobs: int = 1,
             claim_path: str | None = None) -> dict[str, Any]:
     import numpy
@@ -145,6 +176,7 @@ def collect(device: str, cwd: Path | None = None, *, load_start=None, jobs: int 
         "platform": platform.platform(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "argv": sys.argv,
+        "libraries": library_versions(),
     }
     end = load_average()
     if load_start is not None or end is not None:

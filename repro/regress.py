@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import ClaimError, Problem
 from .evaluate import judge
+from .records import RECORD_FORMAT
 from .results import entries, point_text, write_record
 from .schema import Claim, load_claim
 from .staleness import planned_keys, record_status
@@ -39,7 +40,7 @@ def rejudge_record(record: dict[str, Any], claim: Claim) -> dict[str, Any]:
     out = copy.deepcopy(record)
     claim_json = claim.model_dump(mode="json")
     out.update({
-        "format": 2, "claim": claim_json, "verdict": judged["verdict"],
+        "format": RECORD_FORMAT, "claim": claim_json, "verdict": judged["verdict"],
         "expect": claim_json["expect"][record["scale"]],
         "met_expectation": judged["verdict"] in claim.expected(record["scale"]),
         "checks": judged["checks"], "preconditions": judged["preconditions"],
@@ -58,9 +59,9 @@ def rejudge_record(record: dict[str, Any], claim: Claim) -> dict[str, Any]:
 def rejudge_path(path: Path, claims_dir: Path, results_root: Path | None = None
                  ) -> tuple[str, str]:
     """Re-judge the record at ``path`` in place; (old verdict, new verdict)."""
-    import json
+    from .records import read_record
 
-    record = json.loads(Path(path).read_text(encoding="utf-8"))
+    record = read_record(path)
     claim = load_claim(claims_dir / f"{record['claim']['id']}.yaml")
     new = rejudge_record(record, claim)
     write_record(new, results_root or Path(path).parent.parent)
@@ -69,14 +70,14 @@ def rejudge_path(path: Path, claims_dir: Path, results_root: Path | None = None
 
 def committed_record(claim: Claim, scale: str, results_root: Path) -> dict[str, Any]:
     """The committed record of ``claim`` at ``scale``; ClaimError (exit 2) if none."""
-    import json
+    from .records import read_record
 
     p = Path(results_root) / claim.id / f"{scale}.json"
     if not p.exists():
         raise ClaimError([Problem(claim.source, claim.line("id") or 1, "id",
                                   f"no committed {scale} record for {claim.id!r} "
                                   f"({p} does not exist): nothing to check against")])
-    return json.loads(p.read_text(encoding="utf-8"))
+    return read_record(p)
 
 
 def drift_rows(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ The JSON is the source of truth; every table is generated from it, never edited 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from tabulate import tabulate
 
 from .errors import ResultsWriteError
 from .fsutil import atomic_write_many, atomic_write_text
+from .records import UnreadableRecord, dumps_record, is_record_path, read_record
 from .settings import results_dir as default_results_dir
 
 SHIFTABLE = ("within", "at_least", "at_most")
@@ -248,7 +248,7 @@ def write_record(record: dict[str, Any], root: Path | None = None, plot: bool = 
             files[d / f"{scale}.png"] = png
             record["plot"] = f"{scale}.png"
     jpath = d / f"{scale}.json"
-    files[jpath] = (json.dumps(record, indent=1, sort_keys=False, default=str) + "\n").encode()
+    files[jpath] = dumps_record(record).encode()
     files[d / f"{scale}.md"] = markdown(record).encode()
     try:
         atomic_write_many(files)
@@ -260,15 +260,30 @@ def write_record(record: dict[str, Any], root: Path | None = None, plot: bool = 
     return jpath
 
 
-def iter_records(root: Path | None = None):
+def scan_records(root: Path | None = None
+                 ) -> tuple[list[tuple[Path, dict[str, Any]]], list[UnreadableRecord]]:
+    """Every record under ``root`` (``<id>/<scale>.json``): the readable ones, and the ones
+    that fail to parse or validate (never silently dropped: callers list them)."""
     root = Path(root) if root else default_results_dir()
+    good, bad = [], []
     for p in sorted(root.glob("*/*.json")):
-        try:
-            rec = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        if not is_record_path(p):
             continue
-        if isinstance(rec, dict) and "claim" in rec and "checks" in rec:
-            yield p, rec
+        try:
+            good.append((p, read_record(p)))
+        except UnreadableRecord as e:
+            bad.append(e)
+    return good, bad
+
+
+def iter_records(root: Path | None = None):
+    """The readable records under ``root``; each unreadable one is announced on stderr."""
+    import sys
+
+    good, bad = scan_records(root)
+    for e in bad:
+        print(f"repro: warning: {e}", file=sys.stderr)
+    yield from good
 
 
 _SCALE_ORDER = {"smoke": 0, "default": 1, "paper": 2}
@@ -307,8 +322,9 @@ def verdict_counts(records: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 def write_summary(root: Path | None = None) -> Path:
     """Regenerate ``results/README.md`` from the stored JSON."""
     root = Path(root) if root else default_results_dir()
-    recs = sorted(iter_records(root), key=lambda pr: (pr[1]["claim"]["id"],
-                                                      _SCALE_ORDER.get(pr[1]["scale"], 9)))
+    good, bad = scan_records(root)
+    recs = sorted(good, key=lambda pr: (pr[1]["claim"]["id"],
+                                        _SCALE_ORDER.get(pr[1]["scale"], 9)))
     try:
         from .staleness import stale_records
 
@@ -328,6 +344,10 @@ def write_summary(root: Path | None = None) -> Path:
             expect_text(r["expect"]), headline(r), (r["provenance"].get("git_commit") or "")[:8],
             "; ".join(marks),
         ])
+    for e in bad:
+        rows.append([f"[{e.path.parent.name}]({e.path.parent.name}/{e.path.name})", "—",
+                     e.path.stem, "**unreadable**", "—", _shorten(e.reason, 110), "",
+                     "unreadable record: rerun the claim or restore the file"])
     counts = verdict_counts([r for _, r in recs])
     count_rows = [[scale, *[c.get(v, 0) for v in COUNTED], sum(c.values())]
                   for scale, c in sorted(counts.items(), key=lambda kv: _SCALE_ORDER.get(kv[0], 9))]
@@ -357,11 +377,21 @@ def write_summary(root: Path | None = None) -> Path:
 def load_results(root: Path | None = None):
     """All stored results as a DataFrame: one row per (claim, scale, entry, sweep group);
     ``kind`` is ``check``, ``precondition`` or ``report`` (reports have verdict
-    ``reported``, and a claim with only reports has ``claim_verdict`` ``reported``)."""
+    ``reported``, and a claim with only reports has ``claim_verdict`` ``reported``). A record
+    that cannot be read is one row with ``verdict`` ``unreadable`` and the reason in
+    ``error`` (and a warning on stderr), never dropped."""
     import pandas as pd
 
     rows = []
-    for _, r in iter_records(root):
+    good, bad = scan_records(root)
+    for e in bad:
+        import sys
+
+        print(f"repro: warning: {e}", file=sys.stderr)
+        rows.append({"claim": e.path.parent.name, "scale": e.path.stem,
+                     "claim_verdict": "unreadable", "kind": "record", "check": "",
+                     "verdict": "unreadable", "error": e.reason})
+    for _, r in good:
         for kind, c in entries(r):
             for g in c["groups"] or [{"point": {}, "verdict": c["verdict"]}]:
                 iv = g.get("interval") or {}

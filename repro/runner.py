@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import provenance, registry
+from . import datafiles, provenance, registry
 from .cache import UnitCache, unit_key
 from .errors import ClaimError, Problem, UsageError
 from .evaluate import judge, verify_metrics, verify_plot_metrics
 from .executors import make_executor
 from .plan import Unit, plan
 from .progress import Progress
+from .records import RECORD_FORMAT
 from .results import write_record, write_summary
-from .schema import Claim, load_claim
-from .settings import cache_dir
+from .schema import Claim, count_points, load_claim, too_many_units
+from .settings import cache_dir, data_dir
 from .verdicts import DECIDED, ERROR, SKIPPED
 
 
@@ -69,21 +70,12 @@ def _skip_reason(claim: Claim, scale: str, device: str) -> str | None:
 DEFAULT_MAX_SEEDS = 20  # --until-decided without --max-seeds or a claim's max_seeds
 
 
-def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = None,
-              jobs: int = 1, device: str = "auto", use_cache: bool = True,
-              cache_root: Path | None = None, results_root: Path | None = None,
-              write: bool = True, progress: bool = True, executor: str = "local",
-              address: str | None = None, until_decided: bool = False,
-              max_seeds: int | None = None) -> RunResult:
-    """Run the claim at ``path``; raise ClaimError / MetricMissing on bad input.
-
-    ``until_decided``: start at ``seeds`` (or the claim's count) and add seeds in batches
-    until every check is decided (by a time-uniform confidence sequence, so the extra
-    looks cost no validity) or ``max_seeds`` (else the scale's pre-registered
-    ``max_seeds``, else 20) is reached.
-    """
-    t_start = time.perf_counter()
-    load_start = provenance.load_average()
+def preflight(path: str | Path, scale: str, *, seeds: int | None = None,
+              until_decided: bool = False, max_seeds: int | None = None
+              ) -> tuple[Claim, int, int]:
+    """Validate everything about a run that can be known before it starts: the claim file,
+    the scale, the seed counts and the number of units. Returns (claim, starting seeds,
+    most seeds); raises ClaimError / UsageError (exit 2)."""
     claim = load_claim(path)
     if scale not in claim.scales:
         raise ClaimError([Problem(claim.source, claim.line("scales"), "scales",
@@ -99,6 +91,31 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
         n = max(2, min(n, n_max))
     elif max_seeds is not None:
         raise UsageError("--max-seeds only has a meaning with --until-decided")
+    big = too_many_units(count_points(claim.sweep_for(scale)[0]), n_max)
+    if big:
+        raise UsageError(f"{claim.id} at scale {scale}: {big}")
+    return claim, n, n_max
+
+
+def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = None,
+              jobs: int = 1, device: str = "auto", use_cache: bool = True,
+              cache_root: Path | None = None, results_root: Path | None = None,
+              write: bool = True, progress: bool = True, executor: str = "local",
+              address: str | None = None, until_decided: bool = False,
+              max_seeds: int | None = None, timeout_s: float | None = None) -> RunResult:
+    """Run the claim at ``path``; raise ClaimError / MetricMissing on bad input.
+
+    ``until_decided``: start at ``seeds`` (or the claim's count) and add seeds in batches
+    until every check is decided (by a time-uniform confidence sequence, so the extra
+    looks cost no validity) or ``max_seeds`` (else the scale's pre-registered
+    ``max_seeds``, else 20) is reached.
+    """
+    t_start = time.perf_counter()
+    load_start = provenance.load_average()
+    claim, n, n_max = preflight(path, scale, seeds=seeds, until_decided=until_decided,
+                                max_seeds=max_seeds)
+    timeout_s = timeout_s if timeout_s is not None else claim.timeout_for(scale)
+    data_root = data_dir()
     device = resolve_device(device, remote=executor != "local")
     cache = UnitCache(cache_root or cache_dir())
     skip = _skip_reason(claim, scale, device)
@@ -124,6 +141,11 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
                         bar.advance(u.label(), SKIPPED, 0.0, False)
                         continue
                     hit = cache.get(k) if use_cache else None
+                    if hit is not None and datafiles.changed(hit.get("data_files") or [],
+                                                             data_root):
+                        hit = None  # its data is gone or changed: recompute, never replay
+                    if hit is not None:
+                        hit = _typed(hit, done, u)
                     if hit is not None:
                         done[k] = {**hit, "cached": True}
                         bar.advance(u.label(), hit["status"], hit["wall_s"], True)
@@ -132,7 +154,8 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
                 if not verified:
                     verified = _verify_first(claim, scale, [done.get(k) for k in keys])
                 if pending and pool is None:
-                    pool = make_executor(jobs, executor, address=address, gpus_per_unit=gpus)
+                    pool = make_executor(jobs, executor, address=address, gpus_per_unit=gpus,
+                                         timeout_s=timeout_s)
                 # Metric names are checked on the first unit that finishes, so a misspelled
                 # metric costs one unit per worker (serial: exactly one), not the whole run;
                 # MetricMissing leaves this loop and close() cancels what has not started.
@@ -203,7 +226,7 @@ def assemble_record(claim: Claim, scale: str, seeds: int, judged: dict[str, Any]
     claim_json = claim.model_dump(mode="json")
     verdict = judged["verdict"]
     return {
-        "format": 2,
+        "format": RECORD_FORMAT,
         "claim": claim_json,
         "scale": scale,
         "seeds": seeds,
@@ -228,7 +251,33 @@ def _task(u: Unit, device: str, i: int):
     return (i, u.experiment, u.params, u.seed, device)
 
 
+def metric_kinds(metrics: dict[str, Any]) -> dict[str, str]:
+    """Each metric's kind: ``list`` (a curve) or ``number``."""
+    return {k: "list" if isinstance(v, list) else "number" for k, v in metrics.items()}
+
+
+def _typed(rec: dict[str, Any], done: dict[str, dict[str, Any]], unit: Unit) -> dict[str, Any]:
+    """``rec``, or an error record if one of its metrics is a number where the first
+    finished unit's is a list (or the reverse): judging would otherwise fail for the whole
+    claim, and a cached unit would repeat the failure on every rerun."""
+    if rec["status"] != "ok":
+        return rec
+    first = next((r for r in done.values() if r["status"] == "ok"), None)
+    if first is None:
+        return rec
+    want, got = metric_kinds(first["metrics"]), metric_kinds(rec["metrics"])
+    bad = [k for k in got if k in want and got[k] != want[k]]
+    if not bad:
+        return rec
+    k = bad[0]
+    return {"status": "error", "metrics": {}, "wall_s": rec["wall_s"],
+            "error": f"metric {k!r} is a {got[k]} in {unit.label()} but a {want[k]} in the "
+                     "first finished unit: an experiment must return the same kinds of "
+                     "metric for every unit"}
+
+
 def _finish(key, rec, unit, done, cache, bar) -> None:
+    rec = _typed(rec, done, unit)
     done[key] = {**rec, "cached": False}
     if rec["status"] == "ok":  # errors and skips are never cached: a rerun retries them
         cache.put(key, {k: v for k, v in rec.items() if k != "cached"})

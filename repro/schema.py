@@ -10,6 +10,7 @@ before anything runs.
 from __future__ import annotations
 
 import difflib
+import math
 import typing
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -44,6 +45,44 @@ OP_SPECIFIC = frozenset().union(*(r | o for r, o in OP_FIELDS.values()))
 
 
 MAX_SEEDS = 10_000  # more is a typo, not a plan (and would plan millions of units)
+# Units one claim run may plan (sweep points x seeds). The largest committed claim plans 90;
+# each unit is a row of its record (about 1 KB) and at least a process call, so 10,000 is a
+# 10 MB record and hours of work: beyond that a sweep is a typo (a 1000 x 1000 grid would
+# plan millions and exhaust memory). Raise it with REPRO_MAX_UNITS=N for a real big sweep.
+MAX_UNITS_DEFAULT = 10_000
+SMOKE_TIMEOUT_S = 60.0  # a smoke unit takes seconds; a minute is a hang, not a slow CPU
+
+
+def max_units() -> int:
+    """The cap on units per claim run: ``$REPRO_MAX_UNITS`` or 10,000."""
+    import os
+
+    try:
+        return int(os.environ.get("REPRO_MAX_UNITS", MAX_UNITS_DEFAULT))
+    except ValueError:
+        return MAX_UNITS_DEFAULT
+
+
+def count_points(sweep: Sweep | None) -> int:
+    """How many points a sweep expands to, without expanding it."""
+    if not sweep:
+        return 1
+    if isinstance(sweep, list):
+        return len(sweep)
+    n = 1
+    for vals in sweep.values():
+        n *= len(vals)
+    return n
+
+
+def too_many_units(points: int, seeds: int) -> str | None:
+    """A message when ``points`` x ``seeds`` units exceed the cap, else None."""
+    cap = max_units()
+    if points * seeds > cap:
+        return (f"{points} sweep points x {seeds} seeds = {points * seeds} units, more than "
+                f"the {cap} one run may plan (a typo in a sweep?); set REPRO_MAX_UNITS to "
+                "raise the cap for a sweep that big")
+    return None
 # A `between` band at least this wide (hi - lo), a `within` tolerance or a margin at least
 # this large is rejected unless the check declares `unbounded: true`: every metric the
 # papers make claims about (accuracies, distances, correlations, losses, slopes, ratios)
@@ -76,6 +115,8 @@ class Scale(_Strict):
                                             description="hardware this scale needs")
     max_seeds: int | None = Field(None, ge=2, le=MAX_SEEDS,
                                   description="pre-registered maximum for --until-decided")
+    timeout_s: float | None = Field(None, gt=0, description="seconds one unit may run before "
+                                    "it is stopped as an error (smoke default: 60)")
     note: str | None = None
 
 
@@ -201,6 +242,12 @@ class Claim(_Strict):
         s = self.scales[scale].seeds
         return s if s is not None else self.seeds
 
+    def timeout_for(self, scale: str) -> float | None:
+        """A unit's time limit at ``scale``: the scale's ``timeout_s``; at smoke (which must
+        take seconds in CI) 60 s when unset; otherwise none."""
+        t = self.scales[scale].timeout_s
+        return t if t is not None else (SMOKE_TIMEOUT_S if scale == "smoke" else None)
+
     def sweep_for(self, scale: str) -> tuple[Sweep | None, tuple[str | int, ...]]:
         """The sweep at ``scale`` and the key path it was written at."""
         if self.scales[scale].sweep is not None:
@@ -275,8 +322,12 @@ def _pydantic_problems(err: ValidationError, file: str, lines: dict) -> list[Pro
         clean = tuple(p for p in loc if not (isinstance(p, str) and (
             p in ("str", "float", "int", "bool") or "[" in p or p.startswith("function"))))
         msg = e["msg"]
+        bad_float = isinstance(e.get("input"), float) and not math.isfinite(e["input"])
         if e["type"] == "missing":
             msg = "required key is missing"
+        elif bad_float:
+            msg = (f"{e['input']!r} is not allowed: a reference value, tolerance or bound is "
+                   "a finite number (or, where the key allows it, a metric name)")
         elif "input" in e and not isinstance(e["input"], (dict, list)):
             msg += f" (got {e['input']!r})"
         probs.append(Problem(file, line_of(lines, clean), format_path(clean), msg))
@@ -314,8 +365,15 @@ def parse_claim(text: str, file: str = "<claim>", stem: str | None = None) -> Cl
 
 def load_claim(path: str | Path) -> Claim:
     """Read and validate the claim file at ``path``."""
+    from .yamlload import MAX_BYTES
+
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ClaimError([Problem(str(path), None, "", f"{size} bytes: a claim file is at "
+                                      f"most {MAX_BYTES} (claim files are a few KB; is this "
+                                      "a data file?)")])
         raw = path.read_bytes()
     except OSError as e:
         raise ClaimError([Problem(str(path), None, "", f"cannot read: {e.strerror}")]) from None
@@ -426,6 +484,13 @@ def _scope_problems(claim: Claim, path: tuple, scales: list[str] | None,
         for k in (where or {}):
             if k not in swept:
                 add(path + ("where", k), f"{k!r} is not swept at scale {s!r}")
+        if where and all(k in swept for k in where):
+            pts = sweep_points(claim.sweep_for(s)[0])
+            if not any(all(p.get(k) == v for k, v in where.items()) for p in pts):
+                k0 = next(iter(where))
+                vals = sorted({repr(p.get(k0)) for p in pts})
+                add(path + ("where",), f"no sweep point at scale {s!r} matches {where!r} "
+                    f"(values of {k0!r}: {', '.join(vals)})")
 
 
 def _semantic_problems(claim: Claim, stem: str | None) -> list[Problem]:
@@ -445,6 +510,22 @@ def _semantic_problems(claim: Claim, stem: str | None) -> list[Problem]:
     for s in claim.expect:
         if s not in claim.scales:
             add(("expect", s), f"expectation for scale {s!r}, which the claim does not define")
+    before = len(P)
+    for s in claim.scales:
+        sweep, spath = claim.sweep_for(s)
+        if isinstance(sweep, dict):
+            for k, vals in sweep.items():
+                if not vals:
+                    add(spath + (k,), f"sweep axis {k!r} has no values at scale {s!r} (it "
+                        "would plan no units)")
+        elif isinstance(sweep, list) and not sweep:
+            add(spath, f"the sweep at scale {s!r} lists no points (it would plan no units)")
+        seeds = max(claim.seeds_for(s), claim.scales[s].max_seeds or 0)
+        big = too_many_units(count_points(sweep), seeds)
+        if big:
+            add(spath if sweep else ("seeds",), big)
+    if len(P) > before:
+        return P  # an empty or oversized sweep: expanding it below is pointless or too big
     for s in claim.scales:
         sweep, spath = claim.sweep_for(s)
         pts = [repr(sorted(p.items())) for p in sweep_points(sweep)]

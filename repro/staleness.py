@@ -3,7 +3,7 @@
 A record is *stale* when the units the claim file plans today, keyed with today's code,
 are not the units the record holds: the method's source (or a shared definition it uses)
 changed after the result was made, or the claim now plans other parameters or seeds. The
-keys are computed with the record's own torch/numpy versions, so a newer library alone
+keys are computed with the record's own library versions, so a newer library alone
 does not make a record stale (``repro check`` reruns to see whether it matters).
 
 A record is *outdated* (not stale) when its units are still current but the claim's checks,
@@ -13,7 +13,6 @@ it from the stored unit metrics without running anything.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +34,10 @@ def claims_root() -> Path:
 def planned_keys(claim, record: dict[str, Any]) -> list[str]:
     """The keys of the units ``claim`` plans at the record's scale and seed count, with the
     record's device and library versions."""
+    from .provenance import record_library_versions
+
     prov = record["provenance"]
-    versions = {"torch": prov.get("torch"), "numpy": prov.get("numpy")}
+    versions = record_library_versions(prov)
     units = plan(claim, record["scale"], record.get("seeds"))
     return [unit_key(u, prov.get("device", "cpu"), versions) for u in units]
 
@@ -83,4 +84,6 @@ def stale_records(root: Path | None = None, claims_dir: Path | None = None,
 
 
 def load_record(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    from .records import read_record
+
+    return read_record(path)

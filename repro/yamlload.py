@@ -92,17 +92,27 @@ def _to_python(loader: _Loader, node: yaml.Node, path: Path_, lines: dict[Path_,
         raise YamlProblem(f"unsupported YAML tag {node.tag!r} (claim files hold plain data)",
                           node.start_mark.line + 1, _fmt(path))
     if isinstance(node, yaml.MappingNode):
+        # merge keys (``<<: *base``): keys written here override merged ones, as YAML says;
+        # only a key written twice *here* is a duplicate
+        explicit = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
+        merged: set[str] = set()
         for knode, vnode in node.value:
             key = loader.construct_object(knode, deep=True)
             if not isinstance(key, (str, int, float, bool)):
                 raise YamlProblem("mapping keys must be plain scalars", knode.start_mark.line + 1,
                                   _fmt(path))
             key = str(key) if not isinstance(key, str) else key
-            if key in out:
+            if id(knode) not in explicit:
+                if key in out:
+                    continue  # two merged maps share a key: the first listed wins
+                merged.add(key)
+            elif key in out and key not in merged:
                 raise YamlProblem(f"duplicate key {key!r}", knode.start_mark.line + 1,
                                   _fmt(path + (key,)))
+            else:
+                merged.discard(key)  # written here: a second one here is a duplicate
             out[key] = _to_python(loader, vnode, path + (key,), lines)
             lines[path + (key,)] = knode.start_mark.line + 1
         return out
@@ -112,6 +122,11 @@ def _to_python(loader: _Loader, node: yaml.Node, path: Path_, lines: dict[Path_,
 
 
 MAX_DEPTH = 32  # claim files nest a few levels; deeper is garbage (and PyYAML recurses)
+# The largest committed claim file is under 9 KB and holds about 1,500 YAML tokens. PyYAML's
+# pure-Python scanner takes about 15 s and 600 MB per MB of flow list, so a cap on tokens,
+# counted while scanning (before any tree is built), stops a huge file in bounded time.
+MAX_TOKENS = 50_000
+MAX_BYTES = 256 * 1024  # 30x the largest claim file; parsed in well under a second at the cap
 
 _OPEN = (yaml.BlockSequenceStartToken, yaml.BlockMappingStartToken,
          yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken)
@@ -121,9 +136,13 @@ _CLOSE = (yaml.BlockEndToken, yaml.FlowSequenceEndToken, yaml.FlowMappingEndToke
 def _check_depth(loader: _Loader) -> None:
     """Reject nesting deeper than MAX_DEPTH from the token stream (PyYAML's scanner is
     iterative, its composer recursive), naming the line where it gets too deep."""
-    depth = 0
+    depth = tokens = 0
     while not loader.check_token(yaml.StreamEndToken):
         tok = loader.get_token()
+        tokens += 1
+        if tokens > MAX_TOKENS:
+            raise YamlProblem(f"more than {MAX_TOKENS} YAML tokens; a claim file is a few "
+                              "hundred (is this a data file?)", tok.start_mark.line + 1)
         if isinstance(tok, _OPEN):
             depth += 1
             if depth > MAX_DEPTH:
@@ -135,6 +154,9 @@ def _check_depth(loader: _Loader) -> None:
 
 def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:
     """Parse ``text``; return (data, {key path tuple: 1-based line})."""
+    if len(text) > MAX_BYTES:
+        raise YamlProblem(f"{len(text)} characters: a claim file is at most {MAX_BYTES} "
+                          "(claim files are a few KB; data belongs in the data directory)", None)
     try:
         loader = _Loader(text)  # the reader rejects control characters here, before parsing
     except yaml.reader.ReaderError as e:
