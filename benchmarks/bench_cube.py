@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import statistics
@@ -42,6 +41,7 @@ from methods.crtr import core  # noqa: E402
 from methods.crtr.puzzles import cube, pocket  # noqa: E402
 from methods.crtr.search import best_first  # noqa: E402
 from repro.provenance import cpu_model  # noqa: E402
+from repro.records import dumps_json  # noqa: E402  # standard JSON
 
 try:
     import magiccube
@@ -283,7 +283,7 @@ def main(argv=None):
         "platform": platform.platform(), "git": git_state(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "cube.json").write_text(json.dumps(res, indent=2) + "\n")
+    (args.out / "cube.json").write_text(dumps_json(res, 2))
     (args.out / "cube.md").write_text(markdown(res))
     log(f"wrote {args.out / 'cube.json'} and {args.out / 'cube.md'}")
 

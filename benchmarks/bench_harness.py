@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import methods.toy  # noqa: E402,F401  (registers toy_noop)
 from repro.provenance import collect  # noqa: E402
+from repro.records import dumps_json  # noqa: E402  # standard JSON
 from repro.runner import run_claim  # noqa: E402
 
 JOBS_CLAIM = "spectral_batch_selection.yaml"
@@ -189,7 +190,7 @@ def main() -> None:
     res["load_end"] = " ".join(f"{x:.2f}" for x in res["load_end"])
     res["provenance"] = collect("cpu")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "harness.json").write_text(json.dumps(res, indent=1, default=str) + "\n")
+    (args.out / "harness.json").write_text(dumps_json(res, 1))
     (args.out / "README.md").write_text(markdown(res))
     print(markdown(res))
 

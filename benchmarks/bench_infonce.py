@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import os
 import platform
@@ -45,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from methods.common.infonce import nt_xent  # noqa: E402
 from repro.provenance import cpu_model
+from repro.records import dumps_json  # standard JSON
 
 try:
     import pytorch_metric_learning
@@ -504,7 +504,7 @@ def main(argv=None):
         "tau_scan": scan,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "infonce.json").write_text(json.dumps(res, indent=2) + "\n")
+    (args.out / "infonce.json").write_text(dumps_json(res, 2))
     (args.out / "infonce.md").write_text(markdown(res))
     log(f"wrote {args.out / 'infonce.json'} and {args.out / 'infonce.md'}")
 

@@ -24,8 +24,40 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 EXIT_OK, EXIT_UNMET, EXIT_BAD, EXIT_WRITE = 0, 1, 2, 3
 
 
+def _say(*args, file=None, **kw) -> None:
+    """``print`` that survives a closed pipe (``repro run X | head -1``): the rest of the
+    output goes nowhere, while the run goes on and writes its results."""
+    stream = file or sys.stdout
+    try:
+        print(*args, file=stream, **kw)
+        stream.flush()
+    except BrokenPipeError:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())  # later writes (and the exit flush) vanish
+        except (OSError, ValueError, AttributeError):
+            pass
+        finally:
+            os.close(devnull)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line (``repro: warning: ...``), not the harness source line that
+    Python's default format quotes."""
+    _say(f"repro: warning: {message}", file=sys.stderr)
+
+
+@app.callback()
+def _setup() -> None:
+    import warnings
+
+    warnings.showwarning = _show_warning
+
+
 def _err(msg: str) -> None:
-    print(msg, file=sys.stderr)
+    _say(msg, file=sys.stderr)
 
 
 def claims_dir() -> Path:
@@ -115,20 +147,20 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
             _err(f"error: {e}")
             raise typer.Exit(EXIT_WRITE) from None
         r = res.record
-        print(f"\n{r['claim']['id']} — {r['claim']['title']}  [scale: {scale}, "
+        _say(f"\n{r['claim']['id']} — {r['claim']['title']}  [scale: {scale}, "
               f"seeds: {r['seeds']}, device: {r['provenance']['device']}]")
-        print(console_table(r))
+        _say(console_table(r))
         mark = "as expected" if res.met_expectation else f"EXPECTED {res.expect}"
         t = r["timing"]
         for k, why in (r.get("excluded_seeds") or {}).items():
-            print(f"seed#{k} excluded by preconditions: {'; '.join(why)}")
+            _say(f"seed#{k} excluded by preconditions: {'; '.join(why)}")
         if r.get("sequential"):
-            print(f"seeds: {r['sequential']['seeds']} ({r['sequential']['reason']})")
-        print(f"verdict: {res.verdict} ({mark}) · {t['total_s']:.1f} s "
+            _say(f"seeds: {r['sequential']['seeds']} ({r['sequential']['reason']})")
+        _say(f"verdict: {res.verdict} ({mark}) · {t['total_s']:.1f} s "
               f"({t['cached_units']}/{len(r['units'])} units from cache) · {res.json_path}")
         broken = sum(1 for u in r["units"] if u["status"] == "error")
         if broken:
-            print(f"{broken} unit(s) ended in error: the run cannot exit 0", file=sys.stderr)
+            _say(f"{broken} unit(s) ended in error: the run cannot exit 0", file=sys.stderr)
         if not res.met_expectation or broken:
             code = EXIT_UNMET
     raise typer.Exit(code)
@@ -145,7 +177,7 @@ def _validate_paths(paths: list[Path]) -> int:
     for p in paths:
         try:
             load_claim(p)
-            print(f"ok   {p}")
+            _say(f"ok   {p}")
         except ClaimError as e:
             bad += 1
             for prob in e.problems:
@@ -184,7 +216,7 @@ def list_claims(results_dir: Optional[Path] = typer.Option(None)) -> None:
     rows = []
     for p in sorted(claims_dir().glob("*.yaml")):
         rows.append([p.stem, *[latest.get((p.stem, s), "—") for s in SCALES]])
-    print(tabulate(rows, headers=["claim", *SCALES]))
+    _say(tabulate(rows, headers=["claim", *SCALES]))
 
 
 @app.command()
@@ -201,7 +233,7 @@ def report(results_dir: Optional[Path] = typer.Option(None)) -> None:
     except (OSError, ResultsWriteError) as e:
         _err(f"error: cannot write results: {e}")
         raise typer.Exit(EXIT_WRITE) from None
-    print(f"regenerated {len(good)} claim pages and {out}")
+    _say(f"regenerated {len(good)} claim pages and {out}")
     for e in bad:
         _err(f"UNREADABLE {e.path}: {e.reason} (listed as 'unreadable' in {out.name})")
     if bad:
@@ -232,8 +264,8 @@ def check(claims: list[str] = typer.Argument(None, help="claim files or ids (def
     if stale:
         found = stale_records(root, claims_dir(), include_outdated=True)
         for p, why in sorted(found.items()):
-            print(f"{p}: {why}")
-        print(f"{len(found)} stale or outdated record(s)" if found else
+            _say(f"{p}: {why}")
+        _say(f"{len(found)} stale or outdated record(s)" if found else
               "no stale records: every committed record describes the code that is here")
         raise typer.Exit(EXIT_UNMET if found else EXIT_OK)
     try:
@@ -268,9 +300,9 @@ def check(claims: list[str] = typer.Argument(None, help="claim files or ids (def
                       "ok" if out["verdict_same"] else "DRIFT", f"{out['seconds']:.0f} s"])
         if out["drift"]:
             code = EXIT_UNMET
-    print(tabulate(table, headers=["claim", "entry", "point", "committed (95% CI)", "rerun",
+    _say(tabulate(table, headers=["claim", "entry", "point", "committed (95% CI)", "rerun",
                                    "", "why"]))
-    print("drift found" if code else f"no drift in {len(paths)} claim(s)")
+    _say("drift found" if code else f"no drift in {len(paths)} claim(s)")
     raise typer.Exit(code)
 
 
@@ -301,7 +333,7 @@ def rejudge(claims: list[str] = typer.Argument(None, help="claim files or ids (d
             continue
         try:
             old, new = rejudge_path(p, claims_dir(), root)
-            print(f"{p}: {old} -> {new}")
+            _say(f"{p}: {old} -> {new}")
         except NotRejudgeable as e:
             _err(f"{p}: {e}")
             code = EXIT_UNMET
@@ -320,7 +352,7 @@ def schema() -> None:
     """Print the claim-file JSON Schema."""
     from .schema import json_schema
 
-    print(json.dumps(json_schema(), indent=2))
+    _say(json.dumps(json_schema(), indent=2))
 
 
 def main() -> None:

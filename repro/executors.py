@@ -96,15 +96,29 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def init_worker(threads: int, parent_pid: int) -> None:
+_started_queue: Any = None  # in a worker: where it announces each unit it starts
+
+
+def init_worker(threads: int, parent_pid: int, started: Any = None) -> None:
+    global _started_queue
     die_with_parent(parent_pid)
     limit_threads(threads)
+    _started_queue = started
+
+
+def run_unit_announced(idx: int, exp: str, params: dict[str, Any], seed: int, device: str,
+                       timeout_s: float | None) -> Record:
+    """:func:`run_unit` in a pool worker, first telling the driver when the unit started
+    (so its time limit is not charged for the worker's own start-up or a queue wait)."""
+    if _started_queue is not None:
+        _started_queue.put((idx, time.time()))
+    return run_unit(exp, params, seed, device, timeout_s)
 
 
 # A unit's own timer (SIGALRM inside the worker) stops it at its limit; the driver kills the
 # worker only if the unit is still running this long after that (stuck in C code, signals
-# blocked), which also covers a fresh worker's start (spawn, import torch: a few seconds).
-KILL_GRACE_S = 15.0
+# blocked). Counted from when the worker announced the unit's start.
+KILL_GRACE_S = 10.0
 
 
 class ProcessExecutor:
@@ -127,9 +141,19 @@ class ProcessExecutor:
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.jobs, mp_context=mp.get_context("spawn"),
+        ctx = mp.get_context("spawn")
+        self.started = ctx.SimpleQueue()
+        return ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx,
                                    initializer=init_worker,
-                                   initargs=(self.threads, os.getpid()))
+                                   initargs=(self.threads, os.getpid(), self.started))
+
+    def _start_times(self) -> dict[int, float]:
+        """Units that announced their start since the last look: index -> time.time()."""
+        out = {}
+        while not self.started.empty():
+            idx, t = self.started.get()
+            out[idx] = t
+        return out
 
     def _replace_pool(self, kill: bool = False) -> None:
         if kill:
@@ -160,16 +184,25 @@ class ProcessExecutor:
                 task = queue[0]
                 idx, exp, params, seed, device = task
                 try:
-                    fut = self.pool.submit(run_unit, exp, params, seed, device, self.timeout_s)
+                    fut = self.pool.submit(run_unit_announced, idx, exp, params, seed, device,
+                                       self.timeout_s)
                 except BrokenProcessPool:  # it broke since the last look: replace it first
                     broken = True
                     break
                 queue.popleft()
                 attempts[idx] = attempts.get(idx, 0) + 1
-                running[fut] = (task, math.inf if hard is None else time.monotonic() + hard)
+                running[fut] = (task, math.inf)  # the deadline is set when it starts
             if not running:
                 continue  # the pool broke before anything was submitted: replace it first
-            wait_s = max(0.0, min(d for _, d in running.values()) - time.monotonic())
+            if hard is not None:
+                begun = self._start_times()
+                for f, (task, _) in running.items():
+                    if task[0] in begun:
+                        running[f] = (task, begun[task[0]] + hard)
+            next_deadline = min(d for _, d in running.values())
+            if hard is not None and any(math.isinf(d) for _, d in running.values()):
+                next_deadline = min(next_deadline, time.time() + 0.5)  # look for starts
+            wait_s = max(0.0, next_deadline - time.time())
             done, _ = wait(list(running), timeout=None if math.isinf(wait_s) else wait_s,
                            return_when=FIRST_COMPLETED)
             for f in done:
@@ -188,7 +221,7 @@ class ProcessExecutor:
                     rec = {"status": "error", "metrics": {}, "wall_s": 0.0,
                            "error": f"worker failed: {type(e).__name__}: {e}"}
                 yield idx, rec
-            now = time.monotonic()
+            now = time.time()
             late = [f for f, (_, d) in running.items() if now >= d and not f.done()]
             if late:
                 for f in late:

@@ -123,10 +123,16 @@ def decode_nonfinite(obj: Any) -> Any:
     return obj
 
 
+def dumps_json(obj: Any, indent: int = 1) -> str:
+    """``obj`` as standard JSON text (non-finite floats as strings), newline-terminated:
+    every JSON file under results/ is written through here."""
+    return json.dumps(encode_nonfinite(obj), indent=indent, sort_keys=False, default=str,
+                      allow_nan=False) + "\n"
+
+
 def dumps_record(record: dict[str, Any]) -> str:
     """The record as standard JSON text (never ``NaN``/``Infinity`` literals)."""
-    return json.dumps(encode_nonfinite(record), indent=1, sort_keys=False, default=str,
-                      allow_nan=False) + "\n"
+    return dumps_json(record)
 
 
 def _validation_reason(err: ValidationError) -> str:

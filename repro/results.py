@@ -207,6 +207,11 @@ def provenance_text(record: dict[str, Any]) -> str:
         text += (f" · load average {load['start'][0]:.2f} at the start, {load['end'][0]:.2f} "
                  f"at the end on {prov.get('cpu_count')} CPUs"
                  + (" — **made under heavy load**" if load.get("heavy") else ""))
+    if "claim_file_clean" in prov:
+        sha = (prov.get("claim_sha256") or "?")[:12]
+        text += (f" · claim file sha256 `{sha}`, the committed one" if prov["claim_file_clean"]
+                 else f" · **claim file sha256 `{sha}` is not the committed claim file** "
+                 "(edited, untracked or outside the checkout)")
     if record.get("rejudged"):
         rj = record["rejudged"]
         text += (f" · re-judged {rj['date']} at commit `{rj.get('commit')}` from the stored "
@@ -338,6 +343,8 @@ def write_summary(root: Path | None = None) -> Path:
             marks.append("stale: " + stale[p])
         if (r["provenance"].get("load") or {}).get("heavy"):
             marks.append("made under heavy load")
+        if r["provenance"].get("claim_file_clean") is False:
+            marks.append("claim file not the committed one")
         rows.append([
             f"[{r['claim']['id']}]({p.parent.name}/{r['scale']}.md)",
             r["claim"]["paper"]["title"], r["scale"], f"**{r['verdict']}**",

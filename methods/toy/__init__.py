@@ -93,3 +93,40 @@ def toy_exit(*, seed: int, device: str = "cpu", code: int = 0) -> dict:
     import sys
 
     sys.exit(code)
+
+
+@experiment("toy_hang")
+def toy_hang(*, seed: int, device: str = "cpu", seconds: float = 3600.0,
+             block_alarm: bool = False, hang_seed_index: int = 0, seed_offset: int = 0) -> dict:
+    """The unit whose seed is ``seed_offset + hang_seed_index`` sleeps ``seconds`` (a hang);
+    the others return at once. ``block_alarm`` blocks SIGALRM first, as code stuck in C
+    would ignore it, so only killing the worker can stop it."""
+    import signal
+    import time
+
+    if seed == seed_offset + hang_seed_index:
+        if block_alarm:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(seconds)
+    return {"x": 1.0}
+
+
+@experiment("toy_mixed_kinds")
+def toy_mixed_kinds(*, seed: int, device: str = "cpu", list_seed: int = -1) -> dict:
+    """``x`` is a number, except a list for the unit whose seed is ``list_seed``: an
+    experiment whose metric changes kind between units."""
+    return {"x": [1.0, 1.0] if seed == list_seed else 1.0}
+
+
+@experiment("toy_data")
+def toy_data(*, seed: int, device: str = "cpu", name: str = "toy/values.txt") -> dict:
+    """Reads numbers from ``$REPRO_DATA_DIR/<name>`` (skipped when the file is missing):
+    a real loader in miniature, for the data-aware cache."""
+    from repro.settings import data_dir
+
+    f = data_dir() / name
+    if not f.is_file():
+        raise Unavailable(f"{f} is missing: put a file of numbers there")
+    with open(f, encoding="utf-8") as fh:
+        vals = [float(v) for v in fh.read().split()]
+    return {"x": float(np.mean(vals))}
