@@ -408,15 +408,20 @@ def test_short_name_is_announced_on_the_command_line(ws):
 
 
 def test_closed_stdout_loses_no_results(ws):
-    p = ws.write(ws.claim())
-    env = {**os.environ, "REPRO_CACHE_DIR": str(ws.cache), "MPLBACKEND": "Agg"}
-    cmd = (f"{sys.executable} -m repro run {p} {p} --scale smoke --device cpu "
-           f"--results-dir {ws.results} | head -c 1")
+    """``repro run A B C | head -c 1``: the reader is gone after one byte. Unbuffered, so
+    the closed pipe is hit while printing B (which took seconds to run); C must still run
+    and be written (it died on a BrokenPipe traceback, before C, before)."""
+    paths = [ws.write(ws.claim(id=f"toy_{c}")) for c in "abc"]
+    env = {**os.environ, "REPRO_CACHE_DIR": str(ws.cache), "MPLBACKEND": "Agg",
+           "PYTHONUNBUFFERED": "1"}
+    cmd = (f"{sys.executable} -m repro run {' '.join(map(str, paths))} --scale smoke "
+           f"--device cpu --results-dir {ws.results} | head -c 1")
     r = subprocess.run(cmd, shell=True, cwd=ws.root, env=env, capture_output=True, text=True,
                        timeout=240)
     assert "BrokenPipe" not in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
-    rec = json.loads((ws.results / "toy_claim" / "smoke.json").read_text())
-    assert rec["verdict"] == "reproduced"
+    for c in "abc":
+        rec = json.loads((ws.results / f"toy_{c}" / "smoke.json").read_text())
+        assert rec["verdict"] == "reproduced"
 
 
 def test_cache_warning_is_one_line_without_harness_source(ws):
