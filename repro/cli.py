@@ -96,7 +96,7 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
         device: str = typer.Option("auto", help="auto | cpu | cuda"),
         no_cache: bool = typer.Option(False, "--no-cache", help="recompute every unit"),
         results_dir: Optional[Path] = typer.Option(None, help="default: ./results"),
-        executor: str = typer.Option("local", help="local (this machine) | ray"),
+        executor: str = typer.Option("local", help="local (this machine) | ray | slurm"),
         address: Optional[str] = typer.Option(
             None, help="--executor ray: 'auto' or HOST:PORT of a running cluster "
                        "(default: start a private local Ray)"),
@@ -111,6 +111,12 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
         timeout: Optional[float] = typer.Option(
             None, min=0.1, help="seconds a unit may run before it is stopped and recorded "
                                 "as an error (default: the scale's timeout_s; smoke: 60)"),
+        slurm: list[str] = typer.Option(
+            [], "--slurm", metavar="KEY=VALUE",
+            help="--executor slurm: partition, time_min, cpus_per_unit, gpus_per_unit, "
+                 "mem_gb, max_in_flight, max_retries, cluster (slurm|local), folder, "
+                 "sbatch.NAME (any sbatch parameter); over [tool.repro.slurm] in "
+                 "pyproject.toml or [slurm] in repro.toml"),
         ) -> None:
     """Run claims at a scale, print their check tables, write results/."""
     from .results import console_table
@@ -125,6 +131,13 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
     # every claim on the command line is validated before any runs: a typo in the last one
     # must not cost (and half-write) the first ones
     try:
+        options = None
+        if executor == "slurm":
+            from .executors_slurm import slurm_options
+
+            options = slurm_options(slurm)
+        elif slurm:
+            raise UsageError("--slurm options need --executor slurm")
         paths = [resolve_claim(arg) for arg in claims]
         for path in paths:
             preflight(path, scale, seeds=seeds, until_decided=until_decided,
@@ -139,7 +152,7 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
                             use_cache=not no_cache, results_root=results_dir,
                             executor=executor, address=address,
                             until_decided=until_decided, max_seeds=max_seeds,
-                            timeout_s=timeout)
+                            timeout_s=timeout, executor_options=options)
         except (ClaimError, MetricMissing, FileNotFoundError, UsageError) as e:
             _err(str(e))
             raise typer.Exit(EXIT_BAD) from None

@@ -26,7 +26,7 @@ from .execute import run_unit, timeout_message
 Task = tuple[int, str, dict[str, Any], int, str]
 Record = dict[str, Any]
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "ray", "slurm")
 
 
 class Executor(Protocol):
@@ -243,8 +243,11 @@ class ProcessExecutor:
 
 def make_executor(jobs: int, kind: str = "local", *, address: str | None = None,
                   gpus_per_unit: float = 0.0, max_retries: int = 1,
-                  timeout_s: float | None = None) -> Executor:
-    """``local``: serial for one job, else a process pool; ``ray``: a Ray cluster."""
+                  timeout_s: float | None = None, options: dict[str, Any] | None = None,
+                  folder: Any = None) -> Executor:
+    """``local``: serial for one job, else a process pool; ``ray``: a Ray cluster;
+    ``slurm``: submitit jobs (``options`` from ``repro.executors_slurm.slurm_options``,
+    ``folder`` the default place for their logs)."""
     if kind == "local":
         return (SerialExecutor(timeout_s) if jobs <= 1
                 else ProcessExecutor(jobs, max_retries, timeout_s))
@@ -253,4 +256,9 @@ def make_executor(jobs: int, kind: str = "local", *, address: str | None = None,
 
         return RayExecutor(address=address, gpus_per_unit=gpus_per_unit,
                            max_retries=max_retries)
+    if kind == "slurm":
+        from .executors_slurm import SlurmExecutor
+
+        return SlurmExecutor(options, gpus_per_unit=gpus_per_unit, timeout_s=timeout_s,
+                             default_folder=folder)
     raise UsageError(f"unknown executor {kind!r} (one of: {', '.join(EXECUTORS)})")

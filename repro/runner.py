@@ -102,7 +102,8 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
               cache_root: Path | None = None, results_root: Path | None = None,
               write: bool = True, progress: bool = True, executor: str = "local",
               address: str | None = None, until_decided: bool = False,
-              max_seeds: int | None = None, timeout_s: float | None = None) -> RunResult:
+              max_seeds: int | None = None, timeout_s: float | None = None,
+              executor_options: dict[str, Any] | None = None) -> RunResult:
     """Run the claim at ``path``; raise ClaimError / MetricMissing on bad input.
 
     ``until_decided``: start at ``seeds`` (or the claim's count) and add seeds in batches
@@ -155,7 +156,8 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
                     verified = _verify_first(claim, scale, [done.get(k) for k in keys])
                 if pending and pool is None:
                     pool = make_executor(jobs, executor, address=address, gpus_per_unit=gpus,
-                                         timeout_s=timeout_s)
+                                         timeout_s=timeout_s, options=executor_options,
+                                         folder=cache.root.parent / "slurm")
                 # Metric names are checked on the first unit that finishes, so a misspelled
                 # metric costs one unit per worker (serial: exactly one), not the whole run;
                 # MetricMissing leaves this loop and close() cancels what has not started.
