@@ -5,6 +5,8 @@
 * ``ragc_loss_identity``: CSADA loss with unit weights vs InfoNCE (``nt_xent``), float64;
 * ``ragc_compare``: k-means on X_aug / Â^2 X, and two trained variants, on a CSBM, under the
   final-epoch and the code's label-informed best-epoch protocols;
+* ``ragc_late_degradation``: the released optimiser (gradients accumulated) vs gradients
+  zeroed every epoch, same graph and initialisation: best - final gap and alpha;
 * ``ragc_structural_noise``: ACC drop of RAGC and HSAN-like with random edges added;
 * ``ragc_cora``: RAGC and HSAN-like on real Cora (Cora configuration), both protocols.
 """
@@ -56,20 +58,29 @@ def _scores(labels: np.ndarray):
 def run_protocols(g: Graph, cfg: RagcConfig, seed: int, x_aug: torch.Tensor,
                   pre: dict, tag: str) -> dict:
     """Train one variant; return ``{tag}_final_*`` (last epoch), ``{tag}_best_*`` (the
-    code's selection: the pre-training k-means on X_aug, replaced by any evaluation epoch
-    whose ACC is at least as high), ``{tag}_gap_acc`` and diagnostics."""
+    code's selection, train.py:109-110: the pre-training k-means on X_aug, replaced by any
+    cadence epoch whose ACC is at least as high; the code never evaluates the final model,
+    so neither does this selection), ``{tag}_gap_acc`` (best - final, can be < 0 only by
+    what the last few epochs after the last cadence epoch gained), the untrained encoder's
+    scores, the loss at the first and last epoch, alpha and diagnostics."""
     res = train_ragc(g, cfg, seed, evaluate=_scores(g.labels), x_aug=x_aug)
-    final = res.evals[-1][1]
+    final = res.final
     best, best_ep = pre, 0
     for ep, sc in res.evals:
         if sc["acc"] >= best["acc"]:
             best, best_ep = sc, ep
     out = {f"{tag}_final_{k}": final[k] for k in METRICS}
     out.update({f"{tag}_best_{k}": best[k] for k in METRICS})
+    out.update({f"{tag}_untrained_{k}": res.untrained[k] for k in METRICS})
+    out[f"{tag}_peak_nmi"] = max(sc["nmi"] for _, sc in res.evals)
     out[f"{tag}_gap_acc"] = best["acc"] - final["acc"]
     out[f"{tag}_best_epoch"] = float(best_ep)
+    out[f"{tag}_loss_first"] = res.losses[0]
+    out[f"{tag}_loss_final"] = res.losses[-1]
+    out[f"{tag}_loss_finite"] = float(np.all(np.isfinite(res.losses)))
     out[f"{tag}_sec_per_epoch"] = res.sec_per_epoch
     out[f"{tag}_alpha_final"] = res.alpha[-1]
+    out[f"{tag}_alpha_max"] = max(res.alpha)
     out[f"{tag}_edge_mass"] = res.edge_mass
     out[f"{tag}_curve_acc"] = [sc["acc"] for _, sc in res.evals]
     out[f"{tag}_curve_epoch"] = [float(ep) for ep, _ in res.evals]
@@ -77,10 +88,12 @@ def run_protocols(g: Graph, cfg: RagcConfig, seed: int, x_aug: torch.Tensor,
 
 
 def _train_kw(epochs, hidden, t_l, t_m, lr, act, tau, beta, gamma, pca_dims, kmeans_init,
-              update_every=5):
+              update_every=5, accumulate_grads=True):
+    require(isinstance(accumulate_grads, bool), "accumulate_grads", "must be true or false",
+            accumulate_grads)
     return dict(epochs=epochs, hidden=hidden, t_l=t_l, t_m=t_m, lr=lr, act=act, tau=tau,
                 beta=beta, gamma=gamma, pca_dims=pca_dims, kmeans_init=kmeans_init,
-                update_every=update_every)
+                update_every=update_every, accumulate_grads=accumulate_grads)
 
 
 def add_random_edges(g: Graph, frac: float, seed: int) -> Graph:
@@ -168,7 +181,8 @@ def ragc_compare(*, seed: int, device: str = "cpu", dataset_name: str = "csbm_ga
                  variants: str = "ragc,hsan", epochs: int = 400, hidden: int = 256,
                  t_l: int = 2, t_m: int = 2, lr: float = 1e-3, act: str = "identity",
                  tau: float = 0.85, beta: float = 0.9, gamma: float = 2.0, pca_dims: int = 0,
-                 kmeans_init: int = 10, update_every: int = 5) -> dict:
+                 kmeans_init: int = 10, update_every: int = 5,
+                 accumulate_grads: bool = True) -> dict:
     """Variants (comma-separated) on one graph, both protocols; plus k-means on X_aug and
     the training-free k-means on Â^2 X (raw and L2-normalised rows). Clustering metrics
     x 100."""
@@ -180,13 +194,46 @@ def ragc_compare(*, seed: int, device: str = "cpu", dataset_name: str = "csbm_ga
         g = dataset(dataset_name, seed, nodes=nodes, classes=classes, features=features,
                     avg_degree=avg_degree, homophily=homophily, signal=signal)
         kw = _train_kw(epochs, hidden, t_l, t_m, lr, act, tau, beta, gamma, pca_dims,
-                       kmeans_init, update_every)
+                       kmeans_init, update_every, accumulate_grads)
         out = _compare(g, seed, vs, kw)
         out.update(training_free(g, seed=seed, probe=False))
     if "ragc" in vs and "hsan" in vs:
         out["ragc_minus_hsan_final_acc"] = out["ragc_final_acc"] - out["hsan_final_acc"]
+        out["ragc_minus_hsan_best_acc"] = out["ragc_best_acc"] - out["hsan_best_acc"]
     if "plain" in vs and "plain_csada" in vs:
         out["csada_gain_final_acc"] = out["plain_csada_final_acc"] - out["plain_final_acc"]
+        out["csada_gain_best_acc"] = out["plain_csada_best_acc"] - out["plain_best_acc"]
+    return out
+
+
+@experiment("ragc_late_degradation")
+def ragc_late_degradation(*, seed: int, device: str = "cpu", nodes: int = 500,
+                          classes: int = 5, features: int = 100, avg_degree: float = 6.0,
+                          homophily: float = 0.7, signal: float = 1.0,
+                          variants: str = "ragc,hsan", epochs: int = 400, hidden: int = 256,
+                          lr: float = 1e-3, kmeans_init: int = 10, update_every: int = 5
+                          ) -> dict:
+    """Each variant trained twice on the same graph, X_aug and initialisation: with the
+    released optimiser (gradients accumulated across epochs, ``acc_`` prefix) and with
+    gradients zeroed every epoch (``zero_`` prefix); both protocols, the best - final gap,
+    alpha at the end and its maximum."""
+    check_common(seed, device)
+    vs = tuple(v.strip() for v in variants.split(","))
+    for v in vs:
+        require(v in VARIANTS, "variants", f"entries must be in {VARIANTS}", variants)
+    out: dict = {}
+    with single_cpu_thread(device):
+        g = dataset("csbm_gaussian", seed, nodes=nodes, classes=classes, features=features,
+                    avg_degree=avg_degree, homophily=homophily, signal=signal)
+        for tag, accumulate in (("acc", True), ("zero", False)):
+            kw = _train_kw(epochs, hidden, 2, 2, lr, "identity", 0.85, 0.9, 2.0, 0,
+                           kmeans_init, update_every, accumulate)
+            r = _compare(g, seed, vs, kw)
+            out.update({f"{tag}_{k}": v for k, v in r.items()})
+    for v in vs:
+        out[f"{v}_gap_zero_minus_acc"] = out[f"zero_{v}_gap_acc"] - out[f"acc_{v}_gap_acc"]
+        out[f"{v}_final_acc_minus_zero"] = (out[f"acc_{v}_final_acc"]
+                                            - out[f"zero_{v}_final_acc"])
     return out
 
 
@@ -195,9 +242,11 @@ def ragc_structural_noise(*, seed: int, device: str = "cpu", nodes: int = 700,
                           classes: int = 5, features: int = 100, avg_degree: float = 6.0,
                           homophily: float = 0.7, signal: float = 1.0,
                           levels: str = "0,0.2,0.5", epochs: int = 400, hidden: int = 256,
-                          lr: float = 1e-3, kmeans_init: int = 10) -> dict:
-    """Final-epoch ACC of RAGC and HSAN-like with round(level * |E|) random edges added
-    (the same clean graph per seed); drop = ACC(0) - ACC(max level)."""
+                          lr: float = 1e-3, kmeans_init: int = 10,
+                          accumulate_grads: bool = True) -> dict:
+    """Final-epoch and label-selected best-epoch ACC of RAGC and HSAN-like with
+    round(level * |E|) random edges added (the same clean graph per seed);
+    drop = ACC(0) - ACC(max level) under each protocol."""
     check_common(seed, device)
     lv = [float(v) for v in levels.split(",")]
     require(lv[0] == 0 and all(b > a for a, b in zip(lv, lv[1:])), "levels",
@@ -206,24 +255,35 @@ def ragc_structural_noise(*, seed: int, device: str = "cpu", nodes: int = 700,
     with single_cpu_thread(device):
         g0 = dataset("csbm_gaussian", seed, nodes=nodes, classes=classes, features=features,
                      avg_degree=avg_degree, homophily=homophily, signal=signal)
-        kw = _train_kw(epochs, hidden, 2, 2, lr, "identity", 0.85, 0.9, 2.0, 0, kmeans_init)
+        kw = _train_kw(epochs, hidden, 2, 2, lr, "identity", 0.85, 0.9, 2.0, 0, kmeans_init,
+                       accumulate_grads=accumulate_grads)
         for level in lv:
             g = add_random_edges(g0, level, seed)
             x = augmented_features(g, RagcConfig(**kw), seed)
+            pre = kmeans_cluster_scores(x.numpy(), g.labels, n_clusters=g.classes,
+                                        seed=child_seed(seed, "kmeans"), n_init=10)
+            pre = {k: 100.0 * v for k, v in pre.items()}
+            lvl = int(round(100 * level))
             for v in ("ragc", "hsan"):
-                res = train_ragc(g, _cfg(v, **kw), seed, evaluate=_scores(g.labels), x_aug=x)
-                out[f"{v}_acc_noise{int(round(100 * level))}"] = res.evals[-1][1]["acc"]
+                r = run_protocols(g, _cfg(v, **kw), seed, x, pre, v)
+                out[f"{v}_acc_noise{lvl}"] = r[f"{v}_final_acc"]
+                out[f"{v}_best_acc_noise{lvl}"] = r[f"{v}_best_acc"]
+                for k in ("final_nmi", "peak_nmi", "untrained_nmi", "loss_first",
+                          "loss_final", "loss_finite"):
+                    out[f"{v}_{k}_noise{lvl}"] = r[f"{v}_{k}"]
     hi = int(round(100 * lv[-1]))
     for v in ("ragc", "hsan"):
         out[f"{v}_drop"] = out[f"{v}_acc_noise0"] - out[f"{v}_acc_noise{hi}"]
+        out[f"{v}_best_drop"] = out[f"{v}_best_acc_noise0"] - out[f"{v}_best_acc_noise{hi}"]
     out["drop_excess"] = out["ragc_drop"] - out["hsan_drop"]
+    out["best_drop_excess"] = out["ragc_best_drop"] - out["hsan_best_drop"]
     return out
 
 
 @experiment("ragc_cora")
 def ragc_cora(*, seed: int, device: str = "cpu", train: bool = True, epochs: int = 200,
               hidden: int = 256, variants: str = "ragc,hsan", kmeans_init: int = 10,
-              update_every: int = 5) -> dict:
+              update_every: int = 5, accumulate_grads: bool = True) -> dict:
     """RAGC's Cora configuration (PCA 500, t_l = t_m = 2, lr 1e-3, identity, tau 0.85,
     beta 0.9, gamma 2) on real Cora, both protocols, plus k-means on X_aug and on Â^2 X.
     ``train = False`` only loads Cora and builds X_aug without PCA (the smoke check)."""
@@ -232,7 +292,7 @@ def ragc_cora(*, seed: int, device: str = "cpu", train: bool = True, epochs: int
         g = dataset("cora", seed, nodes=0, classes=0, features=0, avg_degree=0, homophily=0,
                     signal=0)
         kw = _train_kw(epochs, hidden, 2, 2, 1e-3, "identity", 0.85, 0.9, 2.0, 500,
-                       kmeans_init, update_every)
+                       kmeans_init, update_every, accumulate_grads)
         if not train:  # smoke: no PCA (seconds on a loaded CPU), raw X propagated
             x = augmented_features(g, RagcConfig(**{**kw, "pca_dims": 0}), seed)
             return {"nodes": float(g.n), "classes": float(g.classes),
@@ -243,4 +303,5 @@ def ragc_cora(*, seed: int, device: str = "cpu", train: bool = True, epochs: int
         out.update(training_free(g, seed=seed, probe=False))
     if "ragc" in vs and "hsan" in vs:
         out["ragc_minus_hsan_final_acc"] = out["ragc_final_acc"] - out["hsan_final_acc"]
+        out["ragc_minus_hsan_best_acc"] = out["ragc_best_acc"] - out["hsan_best_acc"]
     return out

@@ -12,6 +12,13 @@ Variants (``RagcConfig.variant``):
 
 Labels never enter training: :func:`train_ragc` takes an optional ``evaluate(z)``
 callback, used only for the reported metrics and the label-informed "oracle-best" epoch.
+
+As released (methods/ragc/README.md has the parity table with file:line): gradients
+accumulate across epochs (train.py:71-72 call ``loss.backward(); optimizer.step()`` and
+never ``optimizer.zero_grad()``; ``accumulate_grads = False`` is our former behaviour),
+and weights are updated and the model evaluated at 0-based epochs with
+``epoch % update_every == 0`` (train.py:81), after that epoch's step. The code never
+evaluates the final model; we add that evaluation (it feeds nothing back).
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ class RagcConfig:
     alpha_init: float = 0.99999
     pca_dims: int = 0  # 0: raw features
     kmeans_init: int = 10
+    accumulate_grads: bool = True  # the released train.py never zeroes gradients
 
     @property
     def edges_on(self) -> bool:
@@ -189,7 +197,9 @@ def high_confidence(z: np.ndarray, centres: np.ndarray, rate: float) -> np.ndarr
 class RagcResult:
     z: np.ndarray
     losses: list[float]
-    evals: list[tuple[int, dict]]
+    evals: list[tuple[int, dict]]  # (steps done, scores) at the code's cadence epochs
+    final: dict | None  # scores of the final model (None without ``evaluate``)
+    untrained: dict | None  # scores of the untrained encoder (same k-means)
     alpha: list[float]
     edge_mass: float
     w_min: float  # range of the values written by weight updates (nan if none)
@@ -202,9 +212,12 @@ class RagcResult:
 def train_ragc(g: Graph, cfg: RagcConfig, seed: int,
                evaluate: Callable[[np.ndarray], dict] | None = None,
                x_aug: torch.Tensor | None = None) -> RagcResult:
-    """Full-batch Adam for ``cfg.epochs`` epochs; weights updated every ``update_every``
-    epochs from k-means pseudo-labels (``evaluate`` is called on the same epochs' Z and on
-    the final Z; it never feeds back into training)."""
+    """Full-batch Adam for ``cfg.epochs`` epochs (gradients accumulated across epochs as
+    released unless ``cfg.accumulate_grads`` is False); at 0-based epochs with
+    ``ep % update_every == 0`` (the code's cadence, after that epoch's step) k-means
+    pseudo-labels update the weights and ``evaluate`` scores the clustering. ``evaluate``
+    is also called on the untrained encoder and on the final model; it never feeds back
+    into training."""
     if cfg.variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {cfg.variant!r}")
     x = augmented_features(g, cfg, seed) if x_aug is None else x_aug
@@ -221,17 +234,33 @@ def train_ragc(g: Graph, cfg: RagcConfig, seed: int,
     rate = cfg.tau
     w_lo, w_hi = math.inf, -math.inf
     losses, evals, alphas = [], [], []
+    final = untrained = None
     spent = 0.0
     km_seed = child_seed(seed, "kmeans")
+
+    def sparse_a():
+        return torch.sparse_coo_tensor(a_idx, a_val, (n, n), is_coalesced=True,
+                                       check_invariants=False)
+
+    def cluster():
+        net.eval()
+        with torch.no_grad():
+            za, zb, ea, eb = net(x, sparse_a())
+            z = ((za + zb) / 2).numpy().astype(np.float64)
+            km = KMeans(g.classes, n_init=cfg.kmeans_init, random_state=km_seed).fit(z)
+        return (za, zb, ea, eb), z, km
+
+    if evaluate is not None:
+        _, _, km0 = cluster()
+        untrained = evaluate(km0.labels_)
     for ep in range(cfg.epochs):
         start = time.perf_counter()
-        a = torch.sparse_coo_tensor(a_idx, a_val, (n, n), is_coalesced=True,
-                                        check_invariants=False)
         net.train()
-        za, zb, ea, eb = net(x, a)
+        za, zb, ea, eb = net(x, sparse_a())
         s = net.similarity(za, zb, ea, eb)
         loss = csada_loss(s, w_mat, w_pos)
-        opt.zero_grad()
+        if not cfg.accumulate_grads:
+            opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
@@ -242,18 +271,18 @@ def train_ragc(g: Graph, cfg: RagcConfig, seed: int,
                 lo, hi = full.min(), full.max()
                 a_val = a_val * ((full[a_idx[0], a_idx[1]] - lo) / (hi - lo).clamp_min(1e-12))
         spent += time.perf_counter() - start
-        if (ep + 1) % cfg.update_every == 0 or ep + 1 == cfg.epochs:
-            net.eval()
-            with torch.no_grad():
-                a = torch.sparse_coo_tensor(a_idx, a_val, (n, n), is_coalesced=True,
-                                        check_invariants=False)
-                za, zb, ea, eb = net(x, a)
-                z = ((za + zb) / 2).numpy().astype(np.float64)
-                km = KMeans(g.classes, n_init=cfg.kmeans_init, random_state=km_seed).fit(z)
-                if evaluate is not None:
-                    evals.append((ep + 1, evaluate(km.labels_)))
-                if cfg.weighting != "none" and ep + 1 < cfg.epochs:
-                    start = time.perf_counter()
+        on_cadence = ep % cfg.update_every == 0
+        if on_cadence or ep + 1 == cfg.epochs:
+            (za, zb, ea, eb), z, km = cluster()
+            if evaluate is not None:
+                sc = evaluate(km.labels_)
+                if on_cadence:
+                    evals.append((ep + 1, sc))
+                if ep + 1 == cfg.epochs:
+                    final = sc
+            if on_cadence and cfg.weighting != "none":
+                start = time.perf_counter()
+                with torch.no_grad():
                     hc = high_confidence(z, km.cluster_centers_, rate)
                     h = torch.from_numpy(np.concatenate([hc, hc + n]))
                     p2 = torch.from_numpy(np.concatenate([km.labels_, km.labels_]))
@@ -267,12 +296,12 @@ def train_ragc(g: Graph, cfg: RagcConfig, seed: int,
                     pq = torch.ones(len(h))
                     ps = (s_full[h, partner[h]] - lo) / (hi - lo).clamp_min(1e-12)
                     w_pos[h] = new_weights(pq, ps, cfg)
-                    w_lo = min(w_lo, float(w_new.min()), float(w_pos[h].min()))
-                    w_hi = max(w_hi, float(w_new.max()), float(w_pos[h].max()))
-                    rate = max(0.1 * cfg.tau, 0.95 * rate)
-                    spent += time.perf_counter() - start
+                w_lo = min(w_lo, float(w_new.min()), float(w_pos[h].min()))
+                w_hi = max(w_hi, float(w_new.max()), float(w_pos[h].max()))
+                rate = max(0.1 * cfg.tau, 0.95 * rate)
+                spent += time.perf_counter() - start
     return RagcResult(
-        z=z, losses=losses, evals=evals, alpha=alphas,
+        z=z, losses=losses, evals=evals, final=final, untrained=untrained, alpha=alphas,
         edge_mass=float(a_val.sum() / a0.values().sum()),
         w_min=w_lo if w_lo < math.inf else math.nan,
         w_max=w_hi if w_hi > -math.inf else math.nan,
