@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import math
 import os
 import platform
@@ -43,6 +44,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from methods.common.infonce import nt_xent  # noqa: E402
+from methods.common.infonce_blockwise import DEFAULT_BLOCK, nt_xent_blockwise  # noqa: E402
 from repro.provenance import cpu_model
 from repro.records import dumps_json  # standard JSON
 
@@ -56,9 +58,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         'pytorch-metric-learning is needed: pip install -e ".[bench]"  (' + str(exc) + ")"
     ) from exc
 
-IMPLS = ("ours", "pml_ntxent", "pml_supcon", "naive")
+IMPLS = ("ours", "blockwise", "pml_ntxent", "pml_supcon", "naive")
 LABELS = {
     "ours": "ours `nt_xent`",
+    "blockwise": "ours blockwise",
     "pml_ntxent": "PML `NTXentLoss`",
     "pml_supcon": "PML `SupConLoss`",
     "naive": "naive exp-sum-log",
@@ -70,6 +73,13 @@ LABELS = {
 
 def ours(z1, z2, tau, similarity="cosine"):
     return nt_xent(z1, z2, temperature=tau, similarity=similarity)
+
+
+BLOCK = DEFAULT_BLOCK  # set from --block in main()
+
+
+def blockwise(z1, z2, tau, similarity="cosine"):
+    return nt_xent_blockwise(z1, z2, temperature=tau, similarity=similarity, block=BLOCK)
 
 
 def _pml_inputs(z1, z2):
@@ -120,7 +130,23 @@ def naive(z1, z2, tau, similarity="cosine"):
     return -torch.log(pos / e.sum(dim=1)).mean()
 
 
-FUNCS = {"ours": ours, "pml_ntxent": pml_ntxent, "pml_supcon": pml_supcon, "naive": naive}
+FUNCS = {"ours": ours, "blockwise": blockwise, "pml_ntxent": pml_ntxent,
+         "pml_supcon": pml_supcon, "naive": naive}
+
+
+class MatmulBound:
+    """The three (2N x d)(d x 2N)-sized matmuls any NT-Xent forward + backward must do when
+    it materialises the logits: S = Z Z^T, then G Z and G^T Z for the gradient (G the
+    logits' gradient, here S itself). Timed like an implementation: it is the bound the
+    others are divided by."""
+
+    def __init__(self, n, d):
+        self.z = torch.randn(2 * n, d)
+
+    def __call__(self):
+        s = self.z @ self.z.T
+        s @ self.z
+        s.T @ self.z
 
 
 def pml_ntxent_matrix_gib(n: int) -> float:
@@ -190,6 +216,55 @@ def git_state() -> dict:
     return {"commit": run("rev-parse", "HEAD") or None, "dirty": bool(run("status", "--porcelain"))}
 
 
+# ---- memory: one forward + backward in a fresh process ---------------------------------------
+
+_PROBE = """
+import json, sys, time, torch
+sys.path.insert(0, {root!r})
+torch.set_num_threads({threads})
+from methods.common.infonce import nt_xent
+from methods.common.infonce_blockwise import nt_xent_blockwise
+g = torch.Generator().manual_seed(0)
+z1 = torch.randn({n}, {d}, generator=g, requires_grad=True)
+z2 = torch.randn({n}, {d}, generator=g, requires_grad=True)
+(z1.sum() + z2.sum()).backward()  # the gradient buffers exist before the measurement
+z1.grad.zero_(); z2.grad.zero_()
+def status(key):  # kB, from /proc (ru_maxrss would carry the parent's peak across exec)
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+before = status("VmRSS")
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
+t0 = time.perf_counter()
+if {impl!r} == "blockwise":
+    loss = nt_xent_blockwise(z1, z2, temperature={tau}, block={block})
+else:
+    loss = nt_xent(z1, z2, temperature={tau})
+loss.backward()
+wall = time.perf_counter() - t0
+peak = status("VmHWM")
+print(json.dumps({{"extra_mib": (peak - before) / 1024, "peak_mib": peak / 1024,
+                  "wall_s": wall, "loss": loss.item()}}))
+"""
+
+
+def memory_probe(impl, n, args):
+    """Peak RSS added by one forward + backward of ``impl`` at N pairs (fresh process, inputs
+    and their gradient buffers allocated before), its total peak RSS and wall time."""
+    code = _PROBE.format(root=str(Path(__file__).resolve().parents[1]), threads=args.threads,
+                         n=n, d=args.dim, impl=impl, tau=args.tau, block=BLOCK)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=3600)
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def dense_logits_gib(n):
+    """GiB of one float32 (2N x 2N) logits matrix (the dense loss keeps several)."""
+    return (2 * n) ** 2 * 4 / 2**30
+
+
 # ---- 1. speed -----------------------------------------------------------------------------
 
 
@@ -222,26 +297,32 @@ def bench_size(n, args, log):
             log(f"  !! N={n}: {name} disagrees with float64 NT-Xent: {a}")
 
     leaves = {name: (z1.clone().requires_grad_(), z2.clone().requires_grad_()) for name in todo}
+    bound = MatmulBound(n, d)
+    calls = {name: (lambda f=FUNCS[name], lv=leaves[name]: step(f, *lv, tau)) for name in todo}
+    calls["bound"] = bound
+    timed = [*todo, "bound"]
     number = {}
-    for name in todo:  # warm-up, then calibrate calls per measurement to >= --min-time seconds
+    for name in timed:  # warm-up, then calibrate calls per measurement to >= --min-time seconds
         for _ in range(args.warmup):
-            step(FUNCS[name], *leaves[name], tau)
+            calls[name]()
         t0 = time.perf_counter()
-        step(FUNCS[name], *leaves[name], tau)
+        calls[name]()
         once = time.perf_counter() - t0
         number[name] = max(1, math.ceil(args.min_time / max(once, 1e-9)))
-    times = {name: [] for name in todo}
+    times = {name: [] for name in timed}
     for r in range(args.repeats):
-        order = todo[r % len(todo) :] + todo[: r % len(todo)]  # rotate who goes first
+        order = timed[r % len(timed) :] + timed[: r % len(timed)]  # rotate who goes first
         for name in order:
-            fn, (a, b) = FUNCS[name], leaves[name]
             t0 = time.perf_counter()
             for _ in range(number[name]):
-                step(fn, a, b, tau)
+                calls[name]()
             times[name].append((time.perf_counter() - t0) / number[name] * 1e3)
 
     rows = {}
     ours_med = statistics.median(times["ours"])
+    bound_med = statistics.median(times["bound"])
+    rows["bound"] = {"run": True, "median_ms": bound_med, "times_ms": times["bound"],
+                     "calls_per_measurement": number["bound"]}
     # repeats are interleaved, so repeat r of every implementation saw similar machine load
     paired = {name: [t / o for t, o in zip(times[name], times["ours"])] for name in todo}
     for name in IMPLS:
@@ -258,14 +339,18 @@ def bench_size(n, args, log):
             "times_ms": times[name],
             "calls_per_measurement": number[name],
             "ratio_to_ours": med / ours_med,
+            "ratio_to_bound": med / bound_med,
             "paired_ratio_min": min(paired[name]),
             "paired_ratio_max": max(paired[name]),
             "agreement_vs_float64": agreement[name],
         }
+    for name in ("ours", "blockwise"):
+        rows[name]["memory"] = memory_probe(name, n, args)
     log(
-        f"  N={n:5d}: "
+        f"  N={n:5d}: bound {bound_med:.2f} ms; "
         + "  ".join(
-            f"{name} {rows[name]['median_ms']:.2f} ms (x{rows[name]['ratio_to_ours']:.2f})"
+            f"{name} {rows[name]['median_ms']:.2f} ms (x{rows[name]['ratio_to_ours']:.2f}, "
+            f"{rows[name]['ratio_to_bound']:.2f} bound)"
             if rows[name]["run"]
             else f"{name} not run"
             for name in IMPLS
@@ -404,6 +489,7 @@ def markdown(res) -> str:
         "",
         "Goal (ours no slower than pytorch-metric-learning): " + "; ".join(verdicts) + ".",
     ]
+    lines += blockwise_section(res)
     lines += [
         "",
         "Agreement with float64 (max relative error of loss / of gradients):",
@@ -449,6 +535,51 @@ def markdown(res) -> str:
     return "\n".join(lines)
 
 
+def blockwise_section(res) -> list[str]:
+    """The blockwise loss against the dense one and against the three-matmul bound."""
+    cfg = res["config"]
+    lines = [
+        "",
+        f"## Blockwise vs dense vs the matmul bound (block {cfg['block']})",
+        "",
+        "bound = the three (2N x d)(d x 2N)-sized matmuls a dense NT-Xent forward + backward "
+        "does, timed in the same interleaved repeats; ÷ bound = median / bound median. "
+        "Memory = peak RSS added by one forward + backward in a fresh process (inputs and "
+        "their gradient buffers already allocated).",
+        "",
+        "| N | bound | dense `nt_xent` (÷ bound) | blockwise (÷ bound) | blockwise ÷ dense | "
+        "memory dense | memory blockwise |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def mem(r):
+        m = r.get("memory") or {}
+        return f"{m['extra_mib']:.0f} MiB" if "extra_mib" in m else m.get("error", "-")
+
+    for n, rows in res["speed"].items():
+        o, b = rows["ours"], rows["blockwise"]
+        lines.append(
+            f"| {n} | {rows['bound']['median_ms']:.1f} ms | {o['median_ms']:.1f} ms "
+            f"({o['ratio_to_bound']:.2f}) | {b['median_ms']:.1f} ms ({b['ratio_to_bound']:.2f}) "
+            f"| {b['median_ms'] / o['median_ms']:.2f} | {mem(o)} | {mem(b)} |")
+    large = res.get("large")
+    if large:
+        b = large["blockwise"]
+        if "peak_mib" in b:
+            lines += ["", f"N = {large['n']:,} pairs, d = {large['dim']}: the blockwise loss ran "
+                      f"forward + backward in {b['wall_s']:.1f} s with a peak RSS of "
+                      f"{b['peak_mib'] / 1024:.2f} GiB for the whole process "
+                      f"({'within' if large['within_limit'] else 'NOT within'} the "
+                      f"{large['max_gib']:g} GiB goal); the dense loss was not run: one float32 "
+                      f"copy of its logits alone is {large['dense_logits_gib']:.0f} GiB."]
+        else:
+            lines += ["", f"N = {large['n']:,}: the blockwise run failed: {b.get('error')}"]
+    sw = res.get("switch_point_n")
+    lines += ["", "Switch point (smallest N measured where blockwise is no slower than dense): "
+              + (f"N = {sw}." if sw else "none among the sizes measured.")]
+    return lines
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path("results/benchmarks"))
@@ -461,12 +592,19 @@ def main(argv=None):
     ap.add_argument("--min-time", type=float, default=0.2, help="seconds per measurement")
     ap.add_argument("--pml-max-gib", type=float, default=2.0)
     ap.add_argument("--agree-rtol", type=float, default=1e-4)
+    ap.add_argument("--block", type=int, default=DEFAULT_BLOCK, help="blockwise rows per block")
+    ap.add_argument("--large-n", type=int, default=65536,
+                    help="pairs for the linear-memory run of the blockwise loss (0: skip)")
+    ap.add_argument("--large-max-gib", type=float, default=4.0,
+                    help="the peak RSS the large run must stay within")
     ap.add_argument("--scan-n", type=int, default=128)
     ap.add_argument("--scan-points", type=int, default=41)
     args = ap.parse_args(argv)
     if args.repeats < 5:
         ap.error("--repeats must be >= 5")
 
+    global BLOCK
+    BLOCK = args.block
     torch.set_num_threads(args.threads)
     start_load = os.getloadavg()
 
@@ -476,6 +614,18 @@ def main(argv=None):
     log(f"threads={torch.get_num_threads()} load={start_load}")
     log("speed:")
     speed = {str(n): bench_size(n, args, log) for n in args.sizes}
+    large = None
+    if args.large_n:
+        log(f"linear memory: blockwise at N={args.large_n} ...")
+        large = {"n": args.large_n, "dim": args.dim, "block": BLOCK,
+                 "max_gib": args.large_max_gib,
+                 "dense_logits_gib": dense_logits_gib(args.large_n),
+                 "blockwise": memory_probe("blockwise", args.large_n, args)}
+        b = large["blockwise"]
+        large["within_limit"] = bool("peak_mib" in b and b["peak_mib"] <= 1024 * args.large_max_gib)
+        log(f"  {b}")
+    switch = next((int(n) for n, rows in speed.items()
+                   if rows["blockwise"]["median_ms"] <= rows["ours"]["median_ms"]), None)
     log("tau scan:")
     scan = tau_scan(args, log)
     res = {
@@ -501,6 +651,8 @@ def main(argv=None):
             "git": git_state(),
         },
         "speed": speed,
+        "large": large,
+        "switch_point_n": switch,
         "tau_scan": scan,
     }
     args.out.mkdir(parents=True, exist_ok=True)
