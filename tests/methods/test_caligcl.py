@@ -143,3 +143,55 @@ def test_bound_experiment_small():
     r = caligcl_spart_bound(seed=0, dim=16, pairs=200)
     assert r["min_rel_gap"] >= -1e-9 and r["eq_err_k1"] < 1e-9
     assert r["eq_err_equal_parts"] < 1e-9 and r["max_rel_gap"] > 0
+
+
+def test_neg_share_pairs_matches_loop():
+    from methods.caligcl.experiments import _neg_share_pairs
+    rng = np.random.default_rng(3)
+    a = torch.from_numpy(rng.standard_normal((12, 10)))
+    b = torch.from_numpy(rng.standard_normal((12, 10)))
+    mask = torch.from_numpy(rng.random((12, 12)) < 0.4)
+    for k in (1, 3, 5):
+        neg = tot = 0
+        for i in range(12):
+            for j in range(12):
+                if mask[i, j]:
+                    for pa, pb in zip(np.array_split(a[i].numpy(), k),
+                                      np.array_split(b[j].numpy(), k)):
+                        neg += float(pa @ pb) < 0
+                        tot += 1
+        assert _neg_share_pairs(a, b, mask, k) == pytest.approx(100.0 * neg / tot)
+
+
+def _write_graph_zip(path, name, n=40, f=6, c=3, seed=0):
+    import io
+    import zipfile
+    rng = np.random.default_rng(seed)
+    adj = (rng.random((n, n)) < 0.15).astype(np.int32)
+    adj = np.triu(adj, 1)
+    adj = adj + adj.T
+    lab = np.arange(n) % c
+    feat = (rng.random((n, f)) < 0.3).astype(np.float32)
+    with zipfile.ZipFile(path, "w") as zf:
+        for member, arr in ((f"{name}_adj.npy", adj), (f"{name}_feat.npy", feat),
+                            (f"{name}_label.npy", lab.astype(np.int64))):
+            buf = io.BytesIO()
+            np.save(buf, arr)
+            zf.writestr(member, buf.getvalue())
+    return adj, feat, lab
+
+
+def test_load_real_citeseer_layout(tmp_path, monkeypatch):
+    """CiteSeer is read from <data>/graphs/citeseer.zip in the Cora layout; absent -> a clear
+    Unavailable naming the file."""
+    from methods.caligcl.experiments import load_real
+    from repro.registry import Unavailable
+    monkeypatch.setenv("REPRO_DATA_DIR", str(tmp_path))
+    with pytest.raises(Unavailable, match="citeseer.zip"):
+        load_real("citeseer", 0)
+    (tmp_path / "graphs").mkdir()
+    adj, feat, lab = _write_graph_zip(tmp_path / "graphs" / "citeseer.zip", "citeseer")
+    g = load_real("citeseer", 0)
+    assert g.n == 40 and g.classes == 3 and g.edges == int(adj.sum() // 2)
+    np.testing.assert_array_equal(g.labels, lab)
+    np.testing.assert_array_equal(g.features, feat)
