@@ -68,6 +68,26 @@ def _make_data(data: str, seed: int, sessions: int, lds_latent_dim: int):
     return ss, ss[0].info["A"]
 
 
+def _check_official(clip, clip_mode, l2, lr_step, lr_gamma, recon_k0, ldm_init) -> dict:
+    """Validate the training options of the parity table (methods/candy/README.md)."""
+    _require(_is_real(clip) and clip > 0, "clip", "must be a number > 0", clip)
+    _require(clip_mode in M.CLIP_MODES, "clip_mode", f"must be one of {M.CLIP_MODES}", clip_mode)
+    _require(_is_real(l2) and l2 >= 0, "l2", "must be a number >= 0", l2)
+    _require(_is_int(lr_step) and lr_step >= 1, "lr_step", "must be an int >= 1", lr_step)
+    _require(_is_real(lr_gamma) and 0 < lr_gamma <= 1, "lr_gamma", "must be in (0, 1]", lr_gamma)
+    _require(isinstance(recon_k0, bool), "recon_k0", "must be true or false", recon_k0)
+    _require(ldm_init in M.LDM_INITS, "ldm_init", f"must be one of {M.LDM_INITS}", ldm_init)
+    return dict(
+        clip=clip,
+        clip_mode=clip_mode,
+        l2=l2,
+        lr_step=lr_step,
+        lr_gamma=lr_gamma,
+        recon_k0=recon_k0,
+        ldm_init=ldm_init,
+    )
+
+
 def _check_training(kind, lambda_c, tau, epochs, batch, lr, pool, horizon, dim, hidden):
     _require(kind in M.KINDS, "kind", f"must be one of {M.KINDS}", kind)
     _require(_is_real(lambda_c) and lambda_c >= 0, "lambda_c", "must be a number >= 0", lambda_c)
@@ -116,7 +136,11 @@ def fit_candy(
     seed,
     tag="candy",
     device="cpu",
+    ldm_init="official",
+    **opts,
 ):
+    """Build and train a CandyModel; ``opts`` (clip, clip_mode, l2, lr_step, lr_gamma,
+    recon_k0) go to M.train_candy (official defaults there)."""
     torch.manual_seed(0)  # nothing should use the global stream; belt and braces
     gen = torch_generator(seed, f"{tag}_init")
     with torch.random.fork_rng():
@@ -127,6 +151,7 @@ def fit_candy(
             [hidden, hidden],
             kind,
             sessions[0].b_train.shape[-1],
+            ldm_init,
         ).to(device)
     losses = M.train_candy(
         model,
@@ -140,6 +165,7 @@ def fit_candy(
         horizon=horizon,
         lambda_b=lambda_b,
         gen=torch_generator(seed, f"{tag}_train"),
+        **opts,
     )
     return model, losses
 
@@ -154,6 +180,38 @@ def score_candy(model, sessions, a_true, prefix=""):
     return {f"{prefix}{k}": v for k, v in out.items()}, lat_te
 
 
+ALIGNED_R2 = 0.85
+
+
+def _training_evidence(ss, losses, lambda_c, train) -> dict:
+    """Preconditions' numbers: first / final training loss (mean of the first / last 10 steps)
+    and the untrained copy's (same seed, same init, zero epochs) within-session and k = 1
+    prediction R^2, so a claim can require that training happened."""
+    untrained, _ = fit_candy(ss, lambda_c=lambda_c, **{**train, "epochs": 0})
+    sc, _ = score_candy(untrained, ss, None)
+    return {
+        "train_loss_first": float(np.mean(losses[:10])),
+        "train_loss_final": float(np.mean(losses[-10:])),
+        "train_loss_finite": float(np.all(np.isfinite(losses))),
+        "untrained_within_r2": sc["within_r2"],
+        "untrained_kstep_r2_k1": sc["kstep_r2_k1"],
+    }
+
+
+def _alignment_summaries(out: dict, n: int) -> dict:
+    """Bounded cross-session statistics (an unaligned decoder's R^2 is unbounded below, so a
+    mean over seeds is dominated by the worst seed): cross_r2_clip0 (mean over sessions >= 1 of
+    max(R^2, 0)), cross_r2_median (median over sessions >= 1), aligned (1 when every session
+    >= 1 reaches R^2 >= ALIGNED_R2, else 0: its mean over seeds is the success fraction)."""
+    cr = np.array([out[f"cross_r2_s{i}"] for i in range(1, n)])
+    return {
+        "cross_r2_clip0": float(np.clip(cr, 0, None).mean()),
+        "cross_r2_median": float(np.median(cr)),
+        "cross_r2_min": float(cr.min()),
+        "aligned": float(cr.min() >= ALIGNED_R2),
+    }
+
+
 @experiment("candy_align")
 def candy_align(
     *,
@@ -165,14 +223,21 @@ def candy_align(
     kind: str = "lite",
     lambda_c: float = 1.0,
     tau: float = 0.1,
-    epochs: int = 100,
+    epochs: int = 500,
     batch: int = 32,
     lr: float = 2e-3,
-    pool: int = 130,
+    pool: int = 2048,
     horizon: int = 4,
     lambda_b: float = 0.0,
     dim: int = 2,
     hidden: int = 32,
+    clip: float = 0.1,
+    clip_mode: str = "per_module",
+    l2: float = 5e-3,
+    lr_step: int = 15,
+    lr_gamma: float = 0.9,
+    recon_k0: bool = False,
+    ldm_init: str = "official",
     baselines: bool = False,
     cebra_steps: int = 1500,
     cebra_batch: int = 256,
@@ -192,7 +257,9 @@ def candy_align(
     _require(_is_int(sessions) and sessions >= 2, "sessions", "must be an int >= 2", sessions)
     _check_training(kind, lambda_c, tau, epochs, batch, lr, pool, horizon, dim, hidden)
     _require(_is_real(lambda_b) and lambda_b >= 0, "lambda_b", "must be a number >= 0", lambda_b)
+    official = _check_official(clip, clip_mode, l2, lr_step, lr_gamma, recon_k0, ldm_init)
     train = dict(
+        **official,
         kind=kind,
         tau=tau,
         epochs=epochs,
@@ -210,7 +277,8 @@ def candy_align(
         ss, a_true = _make_data(data, seed, sessions, lds_latent_dim)
         model, losses = fit_candy(ss, lambda_c=lambda_c, **train)
         out, lat_te = score_candy(model, ss, a_true)
-        out["train_loss_final"] = float(np.mean(losses[-10:]))
+        out.update(_training_evidence(ss, losses, lambda_c, train))
+        out.update(_alignment_summaries(out, len(ss)))
         out.update(_trajectories(lat_te, "traj_after"))
         out.update(_trajectories(_pca_latents(ss, 2), "traj_before"))
         if baselines:
@@ -248,15 +316,22 @@ def candy_transfer(
     kind: str = "lite",
     lambda_c: float = 1.0,
     tau: float = 0.1,
-    epochs: int = 100,
-    new_epochs: int = 100,
+    epochs: int = 500,
+    new_epochs: int = 500,
     batch: int = 32,
     lr: float = 2e-3,
-    pool: int = 130,
+    pool: int = 2048,
     horizon: int = 4,
     dim: int = 2,
     hidden: int = 32,
     new_trials: int = 10,
+    clip: float = 0.1,
+    clip_mode: str = "per_module",
+    l2: float = 5e-3,
+    lr_step: int = 15,
+    lr_gamma: float = 0.9,
+    recon_k0: bool = False,
+    ldm_init: str = "official",
 ) -> dict:
     """Brief's candy_new_session_transfer: train on spiral sessions 0-1 plus 2 extra random
     rotations; a new session (a fresh random rotation) has ``new_trials`` training trials.
@@ -275,7 +350,10 @@ def candy_transfer(
         _is_int(new_epochs) and new_epochs >= 1, "new_epochs", "must be an int >= 1", new_epochs
     )
     rz = data == "spiral_random_z0"
+    official = _check_official(clip, clip_mode, l2, lr_step, lr_gamma, recon_k0, ldm_init)
+    opts = {k: v for k, v in official.items() if k != "ldm_init"}
     train = dict(
+        **official,
         kind=kind,
         tau=tau,
         batch=batch,
@@ -332,6 +410,7 @@ def candy_transfer(
             session_ids=[sid],
             frozen_pool=(anchor, labels),
             params=params,
+            **opts,
         )
         lat_f = [M.session_latents(model, [new], sp, [sid])[0] for sp in ("train", "test")]
         scratch, _ = fit_candy([new], lambda_c=lambda_c, epochs=new_epochs, tag="scratch", **train)
@@ -480,7 +559,7 @@ def candy_real_data(
     kind: str = "lite",
     lambda_c: float = 1.0,
     tau: float = 0.1,
-    epochs: int = 100,
+    epochs: int = 500,
     dim: int = 2,
 ) -> dict:
     """CANDY on the user's own recordings: $REPRO_DATA_DIR/candy/<dataset>/ holding one .npz per
@@ -509,7 +588,7 @@ def candy_real_data(
             epochs=epochs,
             batch=32,
             lr=2e-3,
-            pool=130,
+            pool=2048,
             horizon=4,
             lambda_b=0.0,
             dim=dim,

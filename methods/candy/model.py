@@ -7,9 +7,10 @@
   - ``kind="full"``: the shared LDS x_{t+1} = A x_t + w, a_t = C x_t + r with diagonal
     W = diag(exp w), R = diag(exp r), trained mu0 and diagonal P0; latents are Kalman-filtered
     x_{t|t} and predictions are C A^k x_{t|t} (methods/candy/lds.py).
-* loss = mean over sessions of the sum over k = 0..K of MSE(y_{t+k}, dec_s(pred_k)) (k = 0 is
-  the reconstruction; brief sections 3.1 and 3.3) + lambda_c RnC(encoder
-  outputs pooled over sessions, labels = behaviour) [+ lambda_b MSE(b, M a) when asked].
+* loss = mean over sessions of [the sum over k = 1..K of MSE(y_{t+k}, dec_s(pred_k)) + l2 * sum
+  of the session's encoder/decoder weight norms] (official src/dynamics/candy.py:1698-1732; the
+  k = 0 reconstruction of brief sections 3.1/3.3 is the option ``recon_k0``) + lambda_c
+  RnC(encoder outputs pooled over sessions, labels = behaviour) [+ lambda_b MSE(b, M a)].
 * ``evaluate``: within-session, cross-session (decoder fitted on session 0's training latents,
   tested on each other session's test trials) and "uni" (one decoder fitted on all sessions'
   training latents) R^2 with ordinary least squares; k-step neural prediction R^2; eig(A).
@@ -35,6 +36,8 @@ from .lds import kalman_filter
 from .rnc import rnc_loss_pool
 
 KINDS = ("lite", "full")
+LDM_INITS = ("official", "identity")
+CLIP_MODES = ("per_module", "global")
 
 
 def model_device(module: nn.Module) -> torch.device:
@@ -61,19 +64,26 @@ class CandyModel(nn.Module):
         hidden: list[int],
         kind: str = "lite",
         behaviour_dim: int = 2,
+        ldm_init: str = "official",
     ):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"parameter 'kind' must be one of {KINDS}, got {kind!r}")
+        if ldm_init not in LDM_INITS:
+            raise ValueError(f"parameter 'ldm_init' must be one of {LDM_INITS}, got {ldm_init!r}")
         self.kind, self.dim = kind, dim
         self.enc = nn.ModuleList([mlp([n, *hidden, dim]) for n in neurons])
         self.dec = nn.ModuleList([mlp([dim, *hidden[::-1], n]) for n in neurons])
         self.A = nn.Parameter(torch.eye(dim))
         self.mapper = nn.Linear(dim, behaviour_dim)
         if kind == "full":
-            self.C = nn.Parameter(torch.eye(dim))
-            self.log_w = nn.Parameter(torch.full((dim,), math.log(0.1)))
-            self.log_r = nn.Parameter(torch.full((dim,), math.log(0.1)))
+            # official (src/dynamics/candy.py:223-227, utils_candy.py:34-42): C ~ N(0, 1),
+            # W = R = 0.5 I; "identity" (our earlier default): C = I, W = R = 0.1 I
+            official = ldm_init == "official"
+            self.C = nn.Parameter(torch.randn(dim, dim) if official else torch.eye(dim))
+            wr = math.log(0.5 if official else 0.1)
+            self.log_w = nn.Parameter(torch.full((dim,), wr))
+            self.log_r = nn.Parameter(torch.full((dim,), wr))
             self.mu0 = nn.Parameter(torch.zeros(dim))
             self.log_p0 = nn.Parameter(torch.zeros(dim))
 
@@ -127,9 +137,21 @@ def train_candy(
     session_ids: list[int] | None = None,
     frozen_pool: tuple[torch.Tensor, torch.Tensor] | None = None,
     params: list[nn.Parameter] | None = None,
-    clip: float = 1.0,
+    clip: float = 0.1,
+    clip_mode: str = "per_module",
+    l2: float = 5e-3,
+    lr_step: int = 15,
+    lr_gamma: float = 0.9,
+    recon_k0: bool = False,
 ) -> list[float]:
     """Adam on the CANDY loss; each step takes one batch of trials from every session.
+
+    Defaults follow the official code (methods/candy/README.md, parity table): StepLR
+    (``lr_gamma`` every ``lr_step`` epochs; lr_gamma = 1 switches it off); gradient-norm clip
+    ``clip`` applied per module (each session's encoder + decoder, the dynamics, the mapper;
+    ``clip_mode="global"``: one clip over everything); L2 penalty ``l2`` * sum of the
+    Frobenius norms of the session's encoder/decoder weight matrices, averaged over sessions;
+    prediction loss over k = 1..horizon (``recon_k0`` adds the k = 0 reconstruction).
 
     ``session_ids`` maps the given sessions onto model sessions (default 0..S-1).
     ``frozen_pool`` (latents, labels) of already-trained sessions joins the RnC pool as fixed
@@ -138,7 +160,14 @@ def train_candy(
     dev = model_device(model)
     ys = [torch.tensor(s.y_train, dtype=torch.float32, device=dev) for s in sessions]
     bs = [torch.tensor(s.b_train, dtype=torch.float32, device=dev) for s in sessions]
+    if clip_mode not in CLIP_MODES:
+        raise ValueError(f"parameter 'clip_mode' must be one of {CLIP_MODES}, got {clip_mode!r}")
     opt = torch.optim.Adam(params if params is not None else model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step, gamma=lr_gamma)
+    trained = {id(p) for g in opt.param_groups for p in g["params"]}
+    groups = [list(model.enc[i].parameters()) + list(model.dec[i].parameters()) for i in ids]
+    groups += [model.dynamics_parameters(), list(model.mapper.parameters())]
+    groups = [[p for p in g if id(p) in trained] for g in groups]
     n_min = min(y.shape[0] for y in ys)
     steps = max(1, math.ceil(n_min / batch))
     losses = []
@@ -153,7 +182,15 @@ def train_candy(
             else:
                 sizes = [a.shape[0] for a in a_s]
                 xs = list(torch.split(model.latents(torch.cat(a_s)), sizes))
-            loss = _pred_loss_ids(model, ids, yb, xs, horizon)
+            loss = _pred_loss_ids(model, ids, yb, xs, horizon, recon_k0)
+            if l2 > 0:
+                loss = loss + l2 * sum(
+                    p.norm()
+                    for i in ids
+                    for m in (model.enc[i], model.dec[i])
+                    for n, p in m.named_parameters()
+                    if "weight" in n
+                ) / len(ids)
             if lambda_b > 0:
                 loss = loss + lambda_b * sum(
                     ((model.mapper(a) - b) ** 2).mean() for a, b in zip(a_s, bb)
@@ -167,17 +204,26 @@ def train_candy(
                 loss = loss + lambda_c * rnc_loss_pool(feats, labs, tau, pool, gen)
             opt.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], clip)
+            if clip_mode == "global":
+                torch.nn.utils.clip_grad_norm_([p for g in groups for p in g], clip)
+            else:
+                for g in groups:
+                    if g:
+                        torch.nn.utils.clip_grad_norm_(g, clip)
             opt.step()
             losses.append(float(loss.detach()))
+        sched.step()
     return losses
 
 
-def _pred_loss_ids(model, ids, ys, xs, horizon):
+def _pred_loss_ids(model, ids, ys, xs, horizon, recon_k0=False):
+    """Mean over sessions of the summed k-step MSEs, k = 1..horizon (0..horizon with
+    ``recon_k0``; horizon 0 always keeps the k = 0 term so that something is trained)."""
     total = 0.0
     for s, y, x in zip(ids, ys, xs):
         t_len = y.shape[1]
-        for k in range(min(horizon, t_len - 1) + 1):
+        first = 0 if (recon_k0 or horizon == 0) else 1
+        for k in range(first, min(horizon, t_len - 1) + 1):
             yhat = model.dec[s](model.predict(x[:, : t_len - k], k))
             total = total + ((yhat - y[:, k:]) ** 2).mean()
     return total / len(ys)
