@@ -14,8 +14,11 @@ known (synthetic data only).
 * ``lds_poisson_sessions`` (ours): a shared latent LDS (complex eigenvalue pairs rho e^{+-i theta})
   at unit stationary variance drives each session through its own random readout to 30-120
   neurons, a softplus nonlinearity and Poisson spiking; behaviour = a fixed linear readout of
-  the latent, shared by all sessions. Counts are smoothed with a Gaussian kernel and z-scored
-  per neuron (training statistics) before they reach the encoders.
+  the latent, shared by all sessions. ``readout="mlp"`` is the brief's paper-scale generator
+  (section 4, scales: y = softplus(B_s h(z)) with h a fixed random 2-layer MLP shared by the
+  sessions): h(z) = W2 tanh(W1 z + b1), 32 hidden units, 8 outputs, drawn once per dataset.
+  Counts are smoothed with a Gaussian kernel and z-scored per neuron (training statistics)
+  before they reach the encoders.
 * ``load_sessions``: per-session NumPy ``.npz`` files (a file or a directory of them) holding
   ``spikes`` or ``rates`` as (neurons, time) and ``behaviour`` (or ``behavior``) as (dims, time);
   validated, cut into trials and split. Errors name the bad or missing file.
@@ -135,6 +138,17 @@ def spiral_sessions(
     return out
 
 
+LDS_READOUTS = ("linear", "mlp")
+MLP_HIDDEN, MLP_OUT = 32, 8
+
+
+def _standardise(h: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance per feature over all trials and steps (keeps the firing-rate
+    scale of the linear readout, where Var z = I)."""
+    flat = h.reshape(-1, h.shape[-1])
+    return (h - flat.mean(0)) / flat.std(0)
+
+
 def lds_dynamics(latent_dim: int, rho: float, theta0: float) -> np.ndarray:
     """Block-diagonal A with pairs rho R(theta_j), theta_j = theta0 * (1 + j/2)."""
     if latent_dim % 2:
@@ -159,23 +173,35 @@ def lds_poisson_sessions(
     t_len: int = 50,
     gain: float = 1.5,
     smooth_sigma: float = 2.0,
+    readout: str = "linear",
 ) -> list[Session]:
     """The harder generator (module docstring). Stationary latent: z_0 ~ N(0, I) and
-    W = (1 - rho^2) I keep Var z_t = I for rotation-scaled blocks."""
+    W = (1 - rho^2) I keep Var z_t = I for rotation-scaled blocks. ``readout="mlp"`` passes z
+    through the fixed random MLP h before each session's linear readout B_s (its draws come
+    after the linear generator's shared draws, so "linear" keeps its random stream)."""
+    if readout not in LDS_READOUTS:
+        raise ValueError(f"parameter 'readout' must be one of {LDS_READOUTS}, got {readout!r}")
     a = lds_dynamics(latent_dim, rho, theta)
     sw = math.sqrt(1 - rho**2)
     m_beh = rng.standard_normal((2, latent_dim)) / math.sqrt(latent_dim)
+    feat = latent_dim
+    if readout == "mlp":
+        w1 = 1.5 * rng.standard_normal((MLP_HIDDEN, latent_dim)) / math.sqrt(latent_dim)
+        b1 = 0.5 * rng.standard_normal(MLP_HIDDEN)
+        w2 = rng.standard_normal((MLP_OUT, MLP_HIDDEN)) / math.sqrt(MLP_HIDDEN)
+        feat = MLP_OUT
     out = []
     for _ in range(sessions):
         n_neur = int(rng.integers(min_neurons, max_neurons + 1))
-        b_read = gain * rng.standard_normal((n_neur, latent_dim)) / math.sqrt(latent_dim)
+        b_read = gain * rng.standard_normal((n_neur, feat)) / math.sqrt(feat)
         bias = rng.uniform(-1.0, 0.5, n_neur)
         n = train + test
         z = np.zeros((n, t_len, latent_dim))
         z[:, 0] = rng.standard_normal((n, latent_dim))
         for t in range(1, t_len):
             z[:, t] = z[:, t - 1] @ a.T + sw * rng.standard_normal((n, latent_dim))
-        rate = np.logaddexp(0.0, z @ b_read.T + bias)  # softplus, spikes per bin
+        h = z if readout == "linear" else _standardise(np.tanh(z @ w1.T + b1) @ w2.T)
+        rate = np.logaddexp(0.0, h @ b_read.T + bias)  # softplus, spikes per bin
         counts = rng.poisson(rate).astype(float)
         y = preprocess(counts, train, smooth_sigma)
         beh = z @ m_beh.T

@@ -28,6 +28,7 @@ from repro.registry import Unavailable, data_dir, experiment
 
 from . import model as M
 from .data import (
+    LDS_READOUTS,
     SPIRAL_NOISE,
     SessionFileError,
     lds_poisson_sessions,
@@ -58,13 +59,15 @@ def _check_device(device: str) -> None:
         raise Unavailable("device 'cuda' requested but torch sees no CUDA GPU; run with device=cpu")
 
 
-def _make_data(data: str, seed: int, sessions: int, lds_latent_dim: int):
+def _make_data(data: str, seed: int, sessions: int, lds_latent_dim: int, lds_readout="linear"):
     rng = numpy_rng(seed, "data")
     if data == "spiral":
         return spiral_sessions(rng, sessions=sessions), spiral_A()
     if data == "spiral_random_z0":
         return spiral_sessions(rng, sessions=sessions, random_z0=True), spiral_A()
-    ss = lds_poisson_sessions(rng, sessions=sessions, latent_dim=lds_latent_dim)
+    ss = lds_poisson_sessions(
+        rng, sessions=sessions, latent_dim=lds_latent_dim, readout=lds_readout
+    )
     return ss, ss[0].info["A"]
 
 
@@ -220,6 +223,7 @@ def candy_align(
     data: str = "spiral",
     sessions: int = 3,
     lds_latent_dim: int = 2,
+    lds_readout: str = "linear",
     kind: str = "lite",
     lambda_c: float = 1.0,
     tau: float = 0.1,
@@ -255,6 +259,9 @@ def candy_align(
     _check_device(device)
     _require(data in DATASETS, "data", f"must be one of {DATASETS}", data)
     _require(_is_int(sessions) and sessions >= 2, "sessions", "must be an int >= 2", sessions)
+    _require(
+        lds_readout in LDS_READOUTS, "lds_readout", f"must be one of {LDS_READOUTS}", lds_readout
+    )
     _check_training(kind, lambda_c, tau, epochs, batch, lr, pool, horizon, dim, hidden)
     _require(_is_real(lambda_b) and lambda_b >= 0, "lambda_b", "must be a number >= 0", lambda_b)
     official = _check_official(clip, clip_mode, l2, lr_step, lr_gamma, recon_k0, ldm_init)
@@ -274,7 +281,7 @@ def candy_align(
         device=device,
     )
     with single_cpu_thread(device):
-        ss, a_true = _make_data(data, seed, sessions, lds_latent_dim)
+        ss, a_true = _make_data(data, seed, sessions, lds_latent_dim, lds_readout)
         model, losses = fit_candy(ss, lambda_c=lambda_c, **train)
         out, lat_te = score_candy(model, ss, a_true)
         out.update(_training_evidence(ss, losses, lambda_c, train))

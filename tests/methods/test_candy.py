@@ -538,3 +538,24 @@ def test_alignment_summaries_are_bounded():
     assert out["aligned"] == 0.0
     ok = _alignment_summaries({"cross_r2_s1": 0.9, "cross_r2_s2": 0.86}, 3)
     assert ok["aligned"] == 1.0
+
+
+def test_lds_poisson_mlp_readout_keeps_linear_stream():
+    lin_a = D.lds_poisson_sessions(np.random.default_rng(3), sessions=2, train=6, test=3)
+    lin_b = D.lds_poisson_sessions(
+        np.random.default_rng(3), sessions=2, train=6, test=3, readout="linear"
+    )
+    assert np.array_equal(lin_a[0].y_train, lin_b[0].y_train)
+    mlp = D.lds_poisson_sessions(
+        np.random.default_rng(3),
+        sessions=2,
+        train=40,
+        test=3,
+        readout="mlp",
+        min_neurons=30,
+        max_neurons=30,
+    )
+    s = mlp[0]
+    assert np.all(np.isfinite(s.y_train)) and s.y_train.shape[-1] == 30
+    with pytest.raises(ValueError, match="readout"):
+        D.lds_poisson_sessions(np.random.default_rng(0), readout="cubic")
