@@ -346,7 +346,9 @@ def candy_transfer(
     P0) are frozen, and only a new encoder/decoder pair is fitted, with the old sessions'
     training latents (fixed) in the RnC pool; (b) scratch: a new one-session model on the same
     trials. Both are scored by a decoder fitted on the new session's training trials and tested
-    on its test trials: r2_frozen, r2_scratch, r2_gain = r2_frozen - r2_scratch."""
+    on its test trials: r2_frozen, r2_scratch, r2_gain = r2_frozen - r2_scratch; r2_untrained
+    (the new encoder before training) and new_loss_first / new_loss_final (mean of the first /
+    last 10 steps of the frozen-dynamics fit) show that training happened."""
     _check_device(device)
     _require(data in ("spiral", "spiral_random_z0"), "data", "must be a spiral dataset", data)
     _check_training(kind, lambda_c, tau, epochs, batch, lr, pool, horizon, dim, hidden)
@@ -402,7 +404,8 @@ def candy_transfer(
             sid = model.add_session(new.neurons, [hidden, hidden])
             model.to(device)
         params = list(model.enc[sid].parameters()) + list(model.dec[sid].parameters())
-        M.train_candy(
+        lat_u = [M.session_latents(model, [new], sp, [sid])[0] for sp in ("train", "test")]
+        new_losses = M.train_candy(
             model,
             [new],
             epochs=new_epochs,
@@ -422,8 +425,11 @@ def candy_transfer(
         lat_f = [M.session_latents(model, [new], sp, [sid])[0] for sp in ("train", "test")]
         scratch, _ = fit_candy([new], lambda_c=lambda_c, epochs=new_epochs, tag="scratch", **train)
         lat_s = [M.session_latents(scratch, [new], sp)[0] for sp in ("train", "test")]
-    out = {}
-    for name, (tr, te) in (("frozen", lat_f), ("scratch", lat_s)):
+    out = {
+        "new_loss_first": float(np.mean(new_losses[:10])),
+        "new_loss_final": float(np.mean(new_losses[-10:])),
+    }
+    for name, (tr, te) in (("frozen", lat_f), ("scratch", lat_s), ("untrained", lat_u)):
         dec = M.LinearRegression().fit(M._flat(tr), M._flat(new.b_train))
         out[f"r2_{name}"] = M.r2(dec.predict(M._flat(te)), new.b_test)
     out["r2_gain"] = out["r2_frozen"] - out["r2_scratch"]
