@@ -11,6 +11,8 @@ Each seed draws its own instance; every random consumer has its own named child 
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
+import scipy.special
 import torch
 
 from methods.common.clustering import kmeans_scores
@@ -246,4 +248,18 @@ def gmm_posterior_fisher(
     return {
         "max_dp_orthogonal": float(np.max(np.abs(gmm.posterior(x + scaled(v_orth)) - p0))),
         "max_dp_along": float(np.max(np.abs(gmm.posterior(x + scaled(v_along)) - p0))),
+        "max_err_bayes": float(np.max(np.abs(p0 - _bayes_posterior(gmm, x)))),
     }
+
+
+def _bayes_posterior(gmm: GaussianMixture, x: np.ndarray) -> np.ndarray:
+    """(n, K) P(c | x) by Bayes' rule from the full Gaussian log-densities log pi_c - |L^-1 (x -
+    mu_c)|^2 / 2 (the shared log-determinant cancels): a second route to ``gmm.posterior``,
+    which expands the quadratic and keeps only the c-dependent terms, so a wrong or missing
+    term there (e.g. the constant mu_c' Sigma^-1 mu_c / 2) shows here."""
+    chol = np.linalg.cholesky(gmm.cov)
+    logp = np.empty((x.shape[0], gmm.components))
+    for c in range(gmm.components):
+        z = scipy.linalg.solve_triangular(chol, (x - gmm.means[c]).T, lower=True)
+        logp[:, c] = np.log(gmm.weights[c]) - 0.5 * np.sum(z * z, axis=0)
+    return np.exp(logp - scipy.special.logsumexp(logp, axis=1, keepdims=True))

@@ -139,12 +139,20 @@ def suff_closed_form(
     rank: int = 3,
     random_encoders: int = 100,
     invariance_encoders: int = 10,
+    chi2_encoders: int = 3,
 ) -> dict:
     """Brief section 4, suff_closed_form_properties, on random SPD Sx, Sxi (float64).
 
     err_cca_optimum  |Suff(CCA_p) - Suff*_p|                                          (i)
     min_random_gap   min over ``random_encoders`` Gaussian rank-p W of Suff(W) - Suff*_p (ii)
-    err_invariance   max |Suff(T W) - Suff(W)| over ``invariance_encoders`` W, random T (iii)
+    err_invariance   max |Suff(T W) - Suff(W)| over ``invariance_encoders`` W, random T, with
+                     Suff(T W) from B_TW = Sv - Sx (TW)^T (TW Sv (TW)^T)^-1 TW Sx on the raw
+                     T W (``suff_kl`` orthonormalises its rows, which would make it a tautology)
+                                                                                   (iii)
+    err_chi2_quadrature  max over ``chi2_encoders`` rank-1 W on a separate d = 2 instance of
+                     |Suff_chi2 closed form - by quadrature of its definition| / (1 + chi2)
+                     (``G.suff_chi2_quadrature``): the independent route for (iv)
+    chi2_quadrature  mean Suff_chi2 of those encoders (quadrature), for the record
     err_chi2_kl      max |log(1 + Suff_chi2) - 2 Suff_KL_s|: chi^2 from det B_W / det A, KL
                      from the canonical s_k formula; compared on the log scale, where both are
                      O(1) numbers (chi^2 itself is exp(2 Suff) - 1, up to e^40 for a random
@@ -162,6 +170,10 @@ def suff_closed_form(
     _require(
         _is_int(invariance_encoders) and invariance_encoders >= 1, "invariance_encoders",
         "must be an int >= 1", invariance_encoders,
+    )
+    _require(
+        _is_int(chi2_encoders) and chi2_encoders >= 1, "chi2_encoders", "must be an int >= 1",
+        chi2_encoders,
     )
     rng = numpy_rng(seed, "closed-form")
     sx = G.random_spd(dim, rng)
@@ -191,7 +203,24 @@ def suff_closed_form(
         u = G.random_orthogonal(rank, rng)
         v = G.random_orthogonal(rank, rng)
         T = (u * rng.uniform(0.3, 3.0, rank)) @ v.T
-        inv.append(abs(G.suff_kl(T @ W, sx, sxi) - G.suff_kl(W, sx, sxi)))
+        tw = T @ W
+        sv = sx + sxi
+        b_raw = sv - (tw @ sx).T @ np.linalg.solve(tw @ sv @ tw.T, tw @ sx)
+        kl_raw = 0.5 * (
+            np.linalg.slogdet(b_raw)[1] - np.linalg.slogdet(G.cond_cov_full(sx, sxi))[1]
+        )
+        inv.append(abs(kl_raw - G.suff_kl(W, sx, sxi)))
+    # (iv) by an independent route: quadrature of the chi^2 definition on a d = 2 instance
+    qrng = numpy_rng(seed, "chi2-quadrature")
+    sx2 = G.random_spd(2, qrng)
+    sxi2 = G.random_spd(2, qrng)
+    err_quad, chi_quad = [], []
+    for _ in range(chi2_encoders):
+        W = qrng.standard_normal((1, 2))
+        q = G.suff_chi2_quadrature(W, sx2, sxi2)
+        closed = G.suff_chi2(W, sx2, sxi2)
+        err_quad.append(abs(closed - q) / (1.0 + q))
+        chi_quad.append(q)
     return {
         "suff_star": star,
         "err_cca_optimum": err_cca,
@@ -199,6 +228,8 @@ def suff_closed_form(
         "err_invariance": float(max(inv)),
         "err_chi2_kl": float(max(err_log)),
         "err_chi2_rel": float(max(err_rel)),
+        "err_chi2_quadrature": float(max(err_quad)),
+        "chi2_quadrature": float(np.mean(chi_quad)),
         "err_excess": float(max(err_ex)),
         "err_svals_vs_det": float(max(err_sv)),
     }
@@ -288,8 +319,11 @@ def suff_gaussian_risk(
     encoder_suff (Suff_KL), encoder_excess (beta^T (B_W - A) beta), encoder_bound
     (beta^T B_W beta * Suff_chi2). spearman: Spearman(Suff, excess) over all encoders, values
     within ``tie_tol`` counted as ties (CCA ranks above the preserved block all have excess 0
-    up to round-off); spearman_cca: the same over the nested CCA encoders only; min_slack: min
-    over encoders of bound - excess.
+    up to round-off); spearman_cca: the same over the nested CCA encoders only;
+    cca_excess_min_drop / cca_suff_min_drop: min over k of excess (Suff) at CCA rank k minus at
+    rank k + 1 (>= 0 and > 0 by the theorem: nested W make B_W fall in the Loewner order);
+    min_slack: min over encoders of bound - excess; min_bound_ratio: min of bound / excess over
+    the encoders whose excess exceeds ``tie_tol`` (how loose the bound is where it bites).
     """
     _check_common(seed, device)
     _check_testbed(dim, destroyed, rank)
@@ -317,10 +351,16 @@ def suff_gaussian_risk(
     exc = [G.excess(W, tb.beta, tb.sx, tb.sxi) for W in encoders]
     bound = [G.chi2_bound(W, tb.beta, tb.sx, tb.sxi) for W in encoders]
     slack = np.asarray(bound) - np.asarray(exc)
+    exc_arr = np.asarray(exc)
+    positive = exc_arr > float(tie_tol)
+    ratio = np.asarray(bound)[positive] / exc_arr[positive]
     return {
         "spearman": _spearman(suff, exc, float(tie_tol)),
         "spearman_cca": _spearman(suff[:dim], exc[:dim], float(tie_tol)),
+        "cca_excess_min_drop": float(np.min(-np.diff(exc[:dim]))),
+        "cca_suff_min_drop": float(np.min(-np.diff(suff[:dim]))),
         "min_slack": float(slack.min()),
+        "min_bound_ratio": float(ratio.min()) if ratio.size else float("inf"),
         "encoders": float(len(encoders)),
         "encoder_suff": [float(v) for v in suff],
         "encoder_excess": [float(v) for v in exc],
@@ -352,6 +392,8 @@ def suff_aug_floor(
     N(0, noise_std^2). measured_excess = population risk of that probe (closed form given its
     weights, so no test-set noise) - noise_std^2; eps_aug = beta^T (Sx - Sx Sv^-1 Sx) beta.
     floor_error = measured_excess - eps_aug, and floor_error_rel = floor_error / Var(Y).
+    floor_error_rel_untrained / suff_untrained: the same for the encoder at its initialisation
+    (the control: any full-rank W has Suff = 0, so it meets the floor as well).
     """
     _check_common(seed, device)
     _check_testbed(dim, 0)
@@ -367,23 +409,28 @@ def suff_aug_floor(
     tb = G.make_testbed(
         numpy_rng(seed, "instance"), dim=dim, destroyed=0, aug_scale=float(aug_scale)
     )
-    W, _ = train_linear_infonce(
+    W, snaps = train_linear_infonce(
         tb, rank=dim, batch=batch, steps=steps, lr=float(lr), seed=seed,
         lr_schedule=lr_schedule, temperature=float(temperature), init_std=float(init_std),
-        device=device,
+        eval_steps=(0,), device=device,
     )
     rng = numpy_rng(seed, "probe-data")
     lx = np.linalg.cholesky(tb.sx)
     x = rng.standard_normal((probe_samples, dim)) @ lx.T
     x1 = x + math.sqrt(aug_scale) * rng.standard_normal((probe_samples, dim))
     y = x @ tb.beta + noise_std * rng.standard_normal(probe_samples)
-    feats = np.hstack([x1 @ W.T, np.ones((probe_samples, 1))])
-    coef, *_ = np.linalg.lstsq(feats, y, rcond=None)
     noise_var = float(noise_std) ** 2
-    risk = G.linear_risk(coef[:-1], W, tb.beta, tb.sx, tb.sxi, noise_var, bias=coef[-1])
     var_y = float(tb.beta @ tb.sx @ tb.beta) + noise_var
-    measured = risk - noise_var
     eps = G.eps_aug(tb.beta, tb.sx, tb.sxi)
+
+    def probe_excess(enc: np.ndarray) -> float:
+        feats = np.hstack([x1 @ enc.T, np.ones((probe_samples, 1))])
+        coef, *_ = np.linalg.lstsq(feats, y, rcond=None)
+        risk = G.linear_risk(coef[:-1], enc, tb.beta, tb.sx, tb.sxi, noise_var, bias=coef[-1])
+        return risk - noise_var
+
+    measured = probe_excess(W)
+    measured_0 = probe_excess(snaps[0])
     return {
         "suff_infonce": G.suff_kl(W, tb.sx, tb.sxi),
         "measured_excess": measured,
@@ -392,4 +439,6 @@ def suff_aug_floor(
         "floor_error": measured - eps,
         "floor_error_rel": (measured - eps) / var_y,
         "measured_excess_rel": measured / var_y,
+        "floor_error_rel_untrained": (measured_0 - eps) / var_y,
+        "suff_untrained": G.suff_kl(snaps[0], tb.sx, tb.sxi),
     }
