@@ -7,9 +7,11 @@
   biased loss with lam/2, and a cross-batch G;
 * ``advssl_crossbatch_gradient``: linear encoder on Gaussian data, mean gradients over
   batches against closed forms (Isserlis);
-* ``advssl_digits``: the five methods on digits, logistic and 5-NN probes;
-* ``advssl_timing``: wall time per epoch, Adv-SSL-code vs biased twin vs BT;
-* ``advssl_fewshot``: pre-training size vs few-shot probe accuracy and cluster separation;
+* ``advssl_digits``: the five methods on digits or Fashion-MNIST, logistic and 5-NN probes,
+  the untrained encoder's probes and the training losses (preconditions);
+* ``advssl_timing``: CPU time per epoch, Adv-SSL-code vs biased twin vs BT;
+* ``advssl_fewshot``: Fashion-MNIST pre-training size vs few-shot probe accuracy and cluster
+  separation, SSL features and raw pixels under the same standardisation;
 * ``advssl_cifar10_linear``: raises ``Unavailable`` (CIFAR-10 is offline).
 """
 
@@ -27,7 +29,7 @@ from repro.registry import Unavailable, experiment
 
 from .data import digits, fashion, normalised_population
 from .losses import adv_loss, batch_corrs, mean_se
-from .training import METHODS, adv_embed, features, train
+from .training import METHODS, PIPELINES, adv_embed, features, train
 
 CHUNK = 1000
 
@@ -105,19 +107,19 @@ def _grad(net: nn.Module, loss: torch.Tensor) -> torch.Tensor:
 
 
 def detach_identity(seed: int, batch: int, input_dim: int, hidden: int, dim: int,
-                    lam: float) -> dict:
+                    lam: float, pipeline: str = "act2025") -> dict:
     """Gradients (float64, whitening + scaled L2 normalisation on a random tanh MLP) of the
     released loss (same-batch detached G), the biased twin (lam/2, no detach) and a
     cross-batch G (from a second, independent batch)."""
     net = _mlp(torch_generator(seed, "detach-net"), [input_dim, hidden, dim])
-    z1, z2 = _views(net, seed, "batch", batch, input_dim)
+    z1, z2 = _views(net, seed, "batch", batch, input_dim, pipeline)
     g_code = _grad(net, adv_loss(z1, z2, lam, "code")[0])
-    z1, z2 = _views(net, seed, "batch", batch, input_dim)
+    z1, z2 = _views(net, seed, "batch", batch, input_dim, pipeline)
     g_twin = _grad(net, adv_loss(z1, z2, lam, "twin")[0])
     with torch.no_grad():
-        o1, o2 = _views(net, seed, "other-batch", batch, input_dim)
+        o1, o2 = _views(net, seed, "other-batch", batch, input_dim, pipeline)
         g_other = o1.T @ o2 / batch - torch.eye(dim, dtype=torch.float64)
-    z1, z2 = _views(net, seed, "batch", batch, input_dim)
+    z1, z2 = _views(net, seed, "batch", batch, input_dim, pipeline)
     g_x = _grad(net, adv_loss(z1, z2, lam, "xbatch", g_other)[0])
     scale = float(g_twin.abs().max())
     return {
@@ -127,24 +129,25 @@ def detach_identity(seed: int, batch: int, input_dim: int, hidden: int, dim: int
     }
 
 
-def _views(net: nn.Module, seed: int, name: str, batch: int, input_dim: int):
+def _views(net: nn.Module, seed: int, name: str, batch: int, input_dim: int, pipeline: str):
     gen = torch_generator(seed, name)
     x = torch.randn(batch, input_dim, generator=gen, dtype=torch.float64)
     x2 = x + 0.3 * torch.randn(batch, input_dim, generator=gen, dtype=torch.float64)
-    return adv_embed(net(x)), adv_embed(net(x2))
+    return adv_embed(net(x), pipeline), adv_embed(net(x2), pipeline)
 
 
 @experiment("advssl_detach_identity")
 def advssl_detach_identity(*, seed: int, device: str = "cpu", batch: int = 64,
                            input_dim: int = 16, hidden: int = 32, dim: int = 8,
-                           lam: float = 0.05) -> dict:
+                           lam: float = 1e-3, pipeline: str = "act2025") -> dict:
     _common(seed, device)
     _int_at_least("dim", dim, 1)
     _int_at_least("batch", batch, dim + 2)
     _int_at_least("input_dim", input_dim, 1)
     _int_at_least("hidden", hidden, 1)
     _positive("lam", lam)
-    return detach_identity(seed, batch, input_dim, hidden, dim, lam)
+    _pipeline(pipeline)
+    return detach_identity(seed, batch, input_dim, hidden, dim, lam, pipeline)
 
 
 def _population_terms(w: torch.Tensor, s12: torch.Tensor, s11: torch.Tensor, batch: int):
@@ -215,14 +218,28 @@ def advssl_crossbatch_gradient(*, seed: int, device: str = "cpu", dim: int = 4,
     }
 
 
-def _check_training(methods, epochs, batch, lr, lam) -> None:
+def _pipeline(pipeline) -> None:
+    require(pipeline in PIPELINES, "pipeline", f"must be one of {tuple(PIPELINES)}", pipeline)
+
+
+def _check_training(methods, epochs, batch, lr, lam, pipeline="act2025", emb=32) -> None:
     require(isinstance(methods, list) and len(methods) > 0
             and all(m in METHODS for m in methods) and len(set(methods)) == len(methods),
             "methods", f"must be a non-empty list of distinct names from {METHODS}", methods)
     _int_at_least("epochs", epochs, 1)
     _int_at_least("batch", batch, 8)
     _positive("lr", lr)
-    _positive("lam", lam)
+    require(lam is None or (is_real(lam) and lam > 0), "lam",
+            "must be null (the pipeline's) or a finite number > 0", lam)
+    _pipeline(pipeline)
+    _int_at_least("emb", emb, 2)
+    whiten = PIPELINES[pipeline]["whiten"]
+    if whiten is not None and any(m.startswith("adv") or m == "twin" for m in methods):
+        rows = min(batch, whiten) if whiten else batch
+        require(emb < rows, "emb", f"must be below the whitening (sub-)batch ({rows}): "
+                f"whitening {rows} rows leaves rank {rows - 1}", emb)
+        require(not whiten or batch <= whiten or batch % whiten == 0, "batch",
+                f"must be a multiple of the whitening sub-batch {whiten}", batch)
 
 
 def _standardise(train_x, *others):
@@ -230,19 +247,29 @@ def _standardise(train_x, *others):
     return [(train_x - mu) / sd] + [(o - mu) / sd for o in others]
 
 
+def _probes(backbone, x_tr, y_tr, x_te, y_te, seed) -> tuple[float, float]:
+    """Logistic (standardised backbone features) and 5-NN (cosine) accuracy, in %."""
+    f_tr, f_te = _standardise(features(backbone, x_tr), features(backbone, x_te))
+    return (100 * logistic_probe_accuracy(f_tr, y_tr, f_te, y_te, seed=child_seed(seed, "probe")),
+            100 * knn_probe_accuracy(f_tr, y_tr, f_te, y_te, k=5))
+
+
 @experiment("advssl_digits")
 def advssl_digits(*, seed: int, device: str = "cpu", methods: list, epochs: int = 60,
-                  batch: int = 128, lr: float = 1e-3, lam: float = 0.05,
+                  batch: int = 128, lr: float = 1e-3, lam: float | None = None,
+                  pipeline: str = "act2025", emb: int = 32,
                   dataset: str = "digits", train_size: int = 10000,
                   test_size: int = 2000) -> dict:
     """Pre-train each method on the pre-training images (same seed -> same init and
     augmentation stream for every method); logistic-regression probe (standardised
     backbone features) and 5-NN (cosine) on the test images. Accuracies in percent.
+    Also the same probes on the untrained backbone (every method starts from it) and, per
+    method, the mean loss of the first and last epoch.
 
     ``dataset``: "digits" (1 000 pre-training / 797 test; sizes fixed) or "fashion_mnist"
     (``train_size`` / ``test_size`` images from $REPRO_DATA_DIR/fashion-mnist)."""
     _common(seed, device)
-    _check_training(methods, epochs, batch, lr, lam)
+    _check_training(methods, epochs, batch, lr, lam, pipeline, emb)
     require(dataset in ("digits", "fashion_mnist"), "dataset",
             "must be 'digits' or 'fashion_mnist'", dataset)
     _int_at_least("train_size", train_size, batch)
@@ -254,12 +281,14 @@ def advssl_digits(*, seed: int, device: str = "cpu", methods: list, epochs: int 
     out = {}
     with single_cpu_thread("cpu"):
         for m in methods:
-            backbone, _ = train(m, x_tr, seed_gen=torch_generator(seed, "train"), epochs=epochs,
-                                batch=batch, lr=lr, lam=lam)
-            f_tr, f_te = _standardise(features(backbone, x_tr), features(backbone, x_te))
-            out[f"lin_{m}"] = 100 * logistic_probe_accuracy(f_tr, y_tr, f_te, y_te,
-                                                            seed=child_seed(seed, "probe"))
-            out[f"knn_{m}"] = 100 * knn_probe_accuracy(f_tr, y_tr, f_te, y_te, k=5)
+            backbone, _, info = train(m, x_tr, seed_gen=torch_generator(seed, "train"),
+                                      epochs=epochs, batch=batch, lr=lr, lam=lam,
+                                      pipeline=pipeline, emb=emb)
+            out[f"lin_{m}"], out[f"knn_{m}"] = _probes(backbone, x_tr, y_tr, x_te, y_te, seed)
+            out[f"loss_first_{m}"], out[f"loss_last_{m}"] = info["loss_first"], info["loss_last"]
+            out[f"loss_drop_{m}"] = info["loss_first"] - info["loss_last"]
+        out["lin_untrained"], out["knn_untrained"] = _probes(info["untrained"], x_tr, y_tr,
+                                                             x_te, y_te, seed)
     if "adv_xbatch" in methods and "twin" in methods:
         out["lin_xbatch_minus_twin"] = out["lin_adv_xbatch"] - out["lin_twin"]
         out["knn_xbatch_minus_twin"] = out["knn_adv_xbatch"] - out["knn_twin"]
@@ -268,20 +297,21 @@ def advssl_digits(*, seed: int, device: str = "cpu", methods: list, epochs: int 
 
 @experiment("advssl_timing")
 def advssl_timing(*, seed: int, device: str = "cpu", epochs: int = 1, rounds: int = 3,
-                  batch: int = 128, lr: float = 1e-3, lam: float = 0.05) -> dict:
+                  batch: int = 128, lr: float = 1e-3, lam: float | None = None,
+                  pipeline: str = "act2025") -> dict:
     """CPU time per epoch (of the training thread) of adv_code, twin and bt on digits,
     interleaved over ``rounds`` rounds (median per method); one seed is one repeat. Timing is
     the one metric here that is not deterministic."""
     _common(seed, device)
-    _check_training(["adv_code"], epochs, batch, lr, lam)
+    _check_training(["adv_code"], epochs, batch, lr, lam, pipeline)
     _int_at_least("rounds", rounds, 1)
     x_tr = digits()[0]
     times = {m: [] for m in ("adv_code", "twin", "bt")}
     with single_cpu_thread("cpu"):
         for _ in range(rounds):
             for m in times:
-                _, t = train(m, x_tr, seed_gen=torch_generator(seed, "train"), epochs=epochs,
-                             batch=batch, lr=lr, lam=lam)
+                _, t, _ = train(m, x_tr, seed_gen=torch_generator(seed, "train"), epochs=epochs,
+                                batch=batch, lr=lr, lam=lam, pipeline=pipeline)
                 times[m].extend(t)
     med = {m: float(np.median(t)) for m, t in times.items()}
     return {"time_ratio_twin": med["adv_code"] / med["twin"],
@@ -303,41 +333,55 @@ def separation(f: np.ndarray, y: np.ndarray) -> float:
 
 
 @experiment("advssl_fewshot")
-def advssl_fewshot(*, seed: int, device: str = "cpu", n_pretrain: int = 1000,
-                   shots: list = (1, 5), draws: int = 20, epochs: int = 60, batch: int = 128,
-                   lr: float = 1e-3, lam: float = 0.05, steps: int = 0) -> dict:
-    """Adv-SSL-code pre-trained on the first ``n_pretrain`` digits, for ``steps`` optimiser
-    steps when > 0 (so every n_s gets the same number of updates) else ``epochs`` epochs;
-    then ``draws`` draws of n_t labelled images per class from the 1 000-image pool, a
-    logistic probe on backbone features (standardised with the unlabelled pool's mean and sd)
-    vs on raw pixels (test split). Separation is measured on the standardised test features."""
+def advssl_fewshot(*, seed: int, device: str = "cpu", n_pretrain: int = 2000,
+                   pool_size: int = 5000, test_size: int = 2000, shots: list = (1, 5),
+                   draws: int = 10, steps: int = 500, batch: int = 128, lr: float = 1e-3,
+                   lam: float | None = None, pipeline: str = "act2025") -> dict:
+    """Fashion-MNIST (28 x 28, $REPRO_DATA_DIR/fashion-mnist), subsampled for a CPU: Adv-SSL-
+    code pre-trained for ``steps`` optimiser steps (the same for every n_s) on the first
+    ``n_pretrain`` images of a fixed shuffle of the training set; labelled draws of n_t
+    images per class from the first ``pool_size`` of that shuffle; test on ``test_size``
+    test images. Three representations get the SAME preprocessing (standardisation with the
+    pool's mean and sd) and the same logistic probe on the same draws: the trained
+    backbone's features, the untrained backbone's (its initialisation), raw pixels.
+    Separation (inter-centroid distance / intra-class spread) on the standardised test
+    representations."""
     _common(seed, device)
-    _check_training(["adv_code"], epochs, batch, lr, lam)
+    _check_training(["adv_code"], 1, batch, lr, lam, pipeline)
     _int_at_least("n_pretrain", n_pretrain, batch)
-    require(n_pretrain <= 1000, "n_pretrain", "must be <= 1000", n_pretrain)
+    _int_at_least("pool_size", pool_size, 100)
+    _int_at_least("test_size", test_size, 10)
+    require(n_pretrain <= 60000, "n_pretrain", "must be <= 60000", n_pretrain)
     require(isinstance(shots, (list, tuple)) and all(is_int(s) and s >= 1 for s in shots),
             "shots", "must be a list of ints >= 1", shots)
     _int_at_least("draws", draws, 1)
-    _int_at_least("steps", steps, 0)
-    x_pool, y_pool, x_te, y_te = digits()
-    if steps > 0:
-        epochs = max(1, -(-steps // (n_pretrain // batch)))
+    _int_at_least("steps", steps, 1)
+    x_all, y_all, x_te, y_te = fashion(max(n_pretrain, pool_size), test_size)
+    x_pool, y_pool = x_all[:pool_size], y_all[:pool_size]
+    epochs = -(-steps // (n_pretrain // batch))
     with single_cpu_thread("cpu"):
-        backbone, _ = train("adv_code", x_pool[:n_pretrain],
-                            seed_gen=torch_generator(seed, "train"), epochs=epochs,
-                            batch=batch, lr=lr, lam=lam)
-        f_pool, f_te = _standardise(features(backbone, x_pool), features(backbone, x_te))
-    out = {"separation": separation(f_te, y_te)}
+        backbone, _, info = train("adv_code", x_all[:n_pretrain],
+                                  seed_gen=torch_generator(seed, "train"), epochs=epochs,
+                                  batch=batch, lr=lr, lam=lam, pipeline=pipeline, steps=steps)
+        reps = {"ssl": _standardise(features(backbone, x_pool), features(backbone, x_te)),
+                "untrained": _standardise(features(info["untrained"], x_pool),
+                                          features(info["untrained"], x_te)),
+                "raw": _standardise(x_pool, x_te)}
+    out = {"loss_first": info["loss_first"], "loss_last": info["loss_last"],
+           "loss_drop": info["loss_first"] - info["loss_last"]}
+    for name, (_, f_te) in reps.items():
+        out[f"separation_{name}"] = separation(f_te, y_te)
     rng = numpy_rng(seed, "shots")
     for k in shots:
-        ssl, raw = [], []
+        acc = {name: [] for name in reps}
         for _ in range(draws):
             idx = np.concatenate([rng.choice(np.flatnonzero(y_pool == c), k, replace=False)
                                   for c in range(10)])
-            ssl.append(logistic_probe_accuracy(f_pool[idx], y_pool[idx], f_te, y_te, seed=0))
-            raw.append(logistic_probe_accuracy(x_pool[idx], y_pool[idx], x_te, y_te, seed=0))
-        out[f"fewshot_ssl_nt{k}"] = 100 * float(np.mean(ssl))
-        out[f"fewshot_raw_nt{k}"] = 100 * float(np.mean(raw))
+            for name, (f_pool, f_te) in reps.items():
+                acc[name].append(logistic_probe_accuracy(f_pool[idx], y_pool[idx], f_te, y_te,
+                                                         seed=0))
+        for name, v in acc.items():
+            out[f"fewshot_{name}_nt{k}"] = 100 * float(np.mean(v))
     return out
 
 

@@ -64,7 +64,8 @@ def test_detach_identity_random_networks(sizes, dim, lam, seed, whitened):
 
     def grads(variant):
         h1, h2 = net(x), net(x2)
-        z1, z2 = (adv_embed(h1), adv_embed(h2)) if whitened else (h1, h2)
+        # "mixed": eps 1e-3 on the diagonal (a narrow hidden layer makes the covariance singular)
+        z1, z2 = (adv_embed(h1, "mixed"), adv_embed(h2, "mixed")) if whitened else (h1, h2)
         return ex._grad(net, adv_loss(z1, z2, lam, variant)[0])
 
     g_code, g_twin = grads("code"), grads("twin")
@@ -153,6 +154,71 @@ def test_estimators_deterministic_and_small_run():
     a = ex.advssl_batch_estimators(seed=4, batches=300, batch=8)
     assert a == ex.advssl_batch_estimators(seed=4, batches=300, batch=8)
     d = ex.advssl_detach_identity(seed=2)
-    assert d["code_vs_twin_rel"] <= 1e-10 < 1e-3 <= d["xbatch_vs_twin_rel"]
+    assert d["code_vs_twin_rel"] <= 1e-10 < 1e-6 <= d["xbatch_vs_twin_rel"]
     r = ex.advssl_digits(seed=0, methods=["adv_code", "twin"], epochs=1)
     assert r["lin_adv_code"] == r["lin_twin"] and 10 < r["lin_adv_code"] <= 100
+
+
+def test_pipelines_per_release():
+    """act2025 whitens each sub-batch of 128 (ACT methods/act.py:36-40) and normalises to unit
+    norm; act2024 does not whiten and scales to sqrt(D); its first view pair's G is C_hat - I
+    itself (not detached), i.e. the loss align + lam |C_hat - I|^2."""
+    from methods.adv_ssl.training import PIPELINES, _groups, step_loss
+
+    gen = torch.Generator().manual_seed(1)
+    h = torch.randn(256, 8, generator=gen, dtype=torch.float64) @ torch.randn(
+        8, 8, generator=gen, dtype=torch.float64)
+    groups = _groups("act2025", 256, gen)
+    assert len(groups) == 2 and sorted(torch.cat(groups).tolist()) == list(range(256))
+    z = adv_embed(h, "act2025", groups)
+    assert torch.allclose(z.norm(dim=1), torch.ones(256, dtype=torch.float64))
+    w = whiten(h[groups[0]], eps=0.0)
+    assert torch.allclose(z[groups[0]], w / w.norm(dim=1, keepdim=True))
+    assert _groups("act2025", 64, gen) is None and _groups("act2024", 512, gen) is None
+    z24 = adv_embed(h, "act2024")
+    assert torch.allclose(z24.norm(dim=1), torch.full((256,), 8 ** 0.5, dtype=torch.float64))
+    h2 = h + 0.1
+    lam = PIPELINES["act2024"]["lam"]
+    loss, _ = step_loss("adv_code", h, h2, pipeline="act2024", lam=lam, g_prev=None, gen=gen)
+    z1, z2 = adv_embed(h, "act2024"), adv_embed(h2, "act2024")
+    c = z1.T @ z2 / 256 - torch.eye(8, dtype=torch.float64)
+    assert torch.allclose(loss, ((z1 - z2) ** 2).sum(1).mean() + lam * (c ** 2).sum())
+    with pytest.raises(ValueError, match="multiple"):
+        _groups("act2025", 200, gen)
+
+
+def test_embedding_must_be_below_whitened_rows():
+    """The defect of the former batch-size design: 32 dimensions whitened over 16 rows."""
+    with pytest.raises(ValueError, match="'emb'"):
+        ex.advssl_digits(seed=0, methods=["twin"], batch=16, emb=32, epochs=1)
+    with pytest.raises(ValueError, match="'pipeline'"):
+        ex.advssl_digits(seed=0, methods=["twin"], pipeline="act2023", epochs=1)
+
+
+def test_training_reports_losses_and_untrained_copy():
+    from methods.adv_ssl.training import train
+
+    x = digits()[0][:256]
+    gen = torch.Generator().manual_seed(0)
+    backbone, times, info = train("adv_code", x, seed_gen=gen, epochs=3, batch=64, lr=1e-3)
+    assert len(times) == 3 and np.isfinite(info["loss_first"]) and np.isfinite(info["loss_last"])
+    before = [p.detach().clone() for p in info["untrained"].parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(before, backbone.parameters()))
+    _, _, info2 = train("bt", x, seed_gen=torch.Generator().manual_seed(0), epochs=3, batch=64,
+                        lr=1e-3, steps=5)
+    assert np.isfinite(info2["loss_first"])
+
+
+@pytest.mark.skipif(not (DATA / "train-images-idx3-ubyte.gz").is_file(), reason="no fashion-mnist")
+def test_fewshot_same_preprocessing_on_fashion(monkeypatch):
+    """The few-shot experiment reads the real Fashion-MNIST files and standardises raw pixels
+    exactly as it standardises features (pool mean and sd)."""
+    monkeypatch.setenv("REPRO_DATA_DIR", str(DATA.parent))
+    calls = []
+    real = ex._standardise
+    monkeypatch.setattr(ex, "_standardise", lambda *a: calls.append(a) or real(*a))
+    r = ex.advssl_fewshot(seed=0, n_pretrain=256, steps=3, shots=[1], draws=1, pool_size=200,
+                          test_size=100)
+    assert {"fewshot_ssl_nt1", "fewshot_raw_nt1", "fewshot_untrained_nt1",
+            "separation_raw", "loss_drop"} <= set(r)
+    assert len(calls) == 3 and calls[2][0].shape == (200, 784)  # raw pixels, standardised too
