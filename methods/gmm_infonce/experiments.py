@@ -64,14 +64,23 @@ def _instance(
     the weakest Fisher direction has discriminant ratio >= min_fisher_ratio; 0 keeps the
     brief's generator unchanged (first draw).
     """
+    return _instance_draws(
+        seed, dim, components, mean_std, spike_var, spike_dims, min_fisher_ratio
+    )[0]
+
+
+def _instance_draws(
+    seed, dim, components, mean_std, spike_var, spike_dims, min_fisher_ratio=0.0
+) -> tuple[GaussianMixture, int]:
+    """``_instance`` and the number of draws it took (1 = the first draw was accepted)."""
     spectrum = (float(spike_var),) * spike_dims + BASE_SPECTRUM[3:]
     rng = numpy_rng(seed, "instance")
-    for _ in range(MAX_INSTANCE_DRAWS):
+    for draws in range(1, MAX_INSTANCE_DRAWS + 1):
         gmm = make_gmm(
             rng, dim=dim, components=components, mean_std=float(mean_std), spectrum=spectrum
         )
         if min_fisher_ratio <= 0 or gmm.fisher_ratios()[-1] >= min_fisher_ratio:
-            return gmm
+            return gmm, draws
     raise ValueError(
         f"parameter 'min_fisher_ratio' = {min_fisher_ratio!r} is unreachable: "
         f"none of {MAX_INSTANCE_DRAWS} "
@@ -115,7 +124,9 @@ def gmm_infonce(
       all three methods, on the (K-1)-dim projections x -> W x.
 
     instance_min_fisher_ratio (a diagnostic, not a method metric) is the weakest discriminant
-    ratio of the drawn instance: seeds where it is below ~0.03 need many more steps.
+    ratio of the drawn instance: seeds where it is below ~0.03 need many more steps;
+    instance_rejected_draws is how many draws ``min_fisher_ratio`` rejected before it.
+    subspace_dist_gap_lda = subspace_dist_infonce - subspace_dist_lda (same draw).
     final_loss is the mean training loss over the last 1/50 of the steps (the last
     loss_curve point); loss_curve has the training loss averaged over 50 consecutive blocks.
     """
@@ -161,7 +172,9 @@ def gmm_infonce(
         kmeans_restarts,
     )
 
-    gmm = _instance(seed, dim, components, mean_std, spike_var, spike_dims, float(min_fisher_ratio))
+    gmm, draws = _instance_draws(
+        seed, dim, components, mean_std, spike_var, spike_dims, float(min_fisher_ratio)
+    )
     k = components - 1
     fisher = gmm.fisher_basis()
 
@@ -189,7 +202,10 @@ def gmm_infonce(
     x_test, c_test = gmm.sample(test_samples, numpy_rng(seed, "test-data"))
     km_seed = child_seed(seed, "kmeans")
 
-    out: dict = {"instance_min_fisher_ratio": float(gmm.fisher_ratios()[-1])}
+    out: dict = {
+        "instance_min_fisher_ratio": float(gmm.fisher_ratios()[-1]),
+        "instance_rejected_draws": float(draws - 1),
+    }
     for name, W in encoders.items():
         out[f"subspace_dist_{name}"] = subspace_distance(W, fisher)
         scores = kmeans_scores(
@@ -197,6 +213,8 @@ def gmm_infonce(
         )
         out[f"nmi_{name}"] = scores["nmi"]
         out[f"ari_{name}"] = scores["ari"]
+    out["subspace_dist_gap_lda"] = out["subspace_dist_infonce"] - out["subspace_dist_lda"]
+    out["log_subspace_dist_infonce"] = float(np.log(out["subspace_dist_infonce"]))
     curve = block_means(result.losses, CURVE_POINTS)
     out["final_loss"] = curve[-1]
     out["loss_curve"] = curve

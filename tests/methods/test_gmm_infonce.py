@@ -212,7 +212,10 @@ def test_gmm_infonce_is_registered_deterministic_and_complete():
     c = exp(SMALL, 4, "cpu")
     assert c["subspace_dist_infonce"] != a["subspace_dist_infonce"]
     want = {f"{m}_{n}" for m in ("subspace_dist", "nmi", "ari") for n in ("infonce", "lda", "pca")}
-    assert set(a) == want | {"final_loss", "loss_curve", "instance_min_fisher_ratio"}
+    assert set(a) == want | {
+        "final_loss", "loss_curve", "instance_min_fisher_ratio", "instance_rejected_draws",
+        "subspace_dist_gap_lda", "log_subspace_dist_infonce",
+    }
     for key in want | {"final_loss", "instance_min_fisher_ratio"}:
         assert isinstance(a[key], float) and np.isfinite(a[key])
     assert len(a["loss_curve"]) == 50 and a["final_loss"] == a["loss_curve"][-1]

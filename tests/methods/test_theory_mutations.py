@@ -98,3 +98,47 @@ def test_posterior_without_constant_term_fails_gmm_posterior_fisher(monkeypatch)
     # the two comparisons of posteriors with each other cannot see it
     assert checks["invariant_orthogonal_to_fisher"] == "reproduced", checks
     assert verdict == "not_reproduced"
+
+
+# ---- band claims: a loosened and an invalidly narrowed band each change the verdict --------
+
+
+def _band_with_r_scaled(factor_sq):
+    """spectral_band with r_i^2 multiplied by ``factor_sq`` (9: a 9x looser band; 0.5: a band
+    sqrt 2 narrower than the theorem allows)."""
+    import methods.common.infonce_grad as ig
+
+    original = ig.spectral_band
+
+    def mutant(z, z_pos, temperature, *, eig="per_anchor"):
+        band = original(z, z_pos, temperature, eig=eig)
+        scale = band.upper / (1 + band.r.clamp(max=1.0)).square()
+        r = band.r * factor_sq**0.5
+        rc = r.clamp(max=1.0)
+        return ig.Band(
+            lower=scale * (1 - rc).square(), upper=scale * (1 + rc).square(), r=r,
+            sq_norm=band.sq_norm,
+        )
+
+    return mutant
+
+
+def test_band_claim_reproduces_unmutated():
+    verdict, checks = _run("spectral_band_ours")
+    assert verdict == "reproduced", checks
+
+
+@pytest.mark.parametrize(
+    "factor_sq, check",
+    [(9.0, "band_is_tight_below"), (0.5, "band_holds_where_nearly_attained")],
+    ids=["looser_9x", "narrower_than_valid"],
+)
+def test_band_mutations_change_the_verdict(monkeypatch, factor_sq, check):
+    import methods.spectral_bounds.experiments as sx
+
+    monkeypatch.setattr(sx, "spectral_band", _band_with_r_scaled(factor_sq))
+    verdict, checks = _run("spectral_band_ours")
+    assert checks[check] == "not_reproduced", checks
+    assert verdict == "not_reproduced"
+    # the containment check on the anisotropic cloud alone does not see either mutation
+    assert checks["band_contains_every_anchor"] == "reproduced", checks
