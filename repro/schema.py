@@ -493,6 +493,20 @@ def _scope_problems(claim: Claim, path: tuple, scales: list[str] | None,
                     f"(values of {k0!r}: {', '.join(vals)})")
 
 
+def _expectation_problems(claim: Claim, scale: str, add) -> None:
+    """An expectation the claim's checks make impossible is a mistake in the file, not a
+    verdict to wait for: with no check applying at ``scale`` the claim can only be
+    `reported` (or skipped/invalid), and with one it is judged, never `reported`."""
+    judged = any(c.applies_to(scale) for c in claim.checks)
+    want = claim.expected(scale)
+    if not judged and not set(want) & {"reported", "skipped", "invalid"}:
+        add(("expect", scale), f"expects {'/'.join(want)} at scale {scale!r}, but no check "
+            "applies there: the claim can only be `reported` (or skipped/invalid)")
+    elif judged and want == ["reported"]:
+        add(("expect", scale), f"expects `reported` at scale {scale!r}, but checks apply "
+            "there: the verdict is judged")
+
+
 def _semantic_problems(claim: Claim, stem: str | None) -> list[Problem]:
     f = claim.source
     P: list[Problem] = []
@@ -533,6 +547,9 @@ def _semantic_problems(claim: Claim, stem: str | None) -> list[Problem]:
             add(spath, f"the sweep at scale {s!r} repeats a point (each point must be unique)")
     if not claim.checks and not claim.report:
         add(("checks",), "a claim needs at least one check or one `report:` entry")
+    for s in claim.expect:
+        if s in claim.scales:
+            _expectation_problems(claim, s, add)
     all_names = ([c.name for c in claim.checks] + [c.name for c in claim.preconditions]
                  + [r.name for r in claim.report])
     for section, items in (("checks", claim.checks), ("preconditions", claim.preconditions)):

@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import zlib
 
 import numpy as np
 import pytest
@@ -54,10 +55,16 @@ CASES = list(itertools.product([None, False, True], ["dot", "cosine"], ["mean", 
 @pytest.mark.parametrize("symmetric, similarity, reduction, tau", CASES)
 def test_matches_reference_float64_and_float32(symmetric, similarity, reduction, tau):
     """float64: loss, both gradients and the temperature's gradient within 1e-12 relative.
-    float32: loss and gradients within 1e-5 relative (the issue's bound), at every block
-    size, including blocks of one row and a batch smaller than one block."""
+    float32, against float64 truth: loss and gradients within 1e-5 relative (the issue's
+    bound) or, where the dense float32 reference itself misses truth (tau = 1e-4: cosine
+    logits of 1e4, whose float32 rounding is ~1e-3 absolute; the reference is then 1e-5 to
+    7e-5 off), within 10x the reference's own error (worst seen over 30 draws per case: 5.7x).
+    At every block size, including blocks of one row and a batch smaller than one block.
+    The draw is seeded from the case, not from ``hash()`` (salted per process: CI once drew
+    an instance where float32 blockwise vs float32 dense differed by 5.2e-5)."""
     ref, blk, kw = _losses(symmetric)
-    gen = torch.Generator().manual_seed(hash((symmetric, similarity, reduction)) % 2**31)
+    gen = torch.Generator().manual_seed(zlib.crc32(repr((symmetric, similarity,
+                                                          reduction)).encode()))
     n, d = 10, 5
     z1, z2 = torch.randn(n, d, generator=gen, dtype=DT), torch.randn(n, d, generator=gen,
                                                                       dtype=DT)
@@ -65,18 +72,19 @@ def test_matches_reference_float64_and_float32(symmetric, similarity, reduction,
     g = torch.randn(rows, generator=gen, dtype=DT) if reduction == "none" else torch.tensor(
         1.3, dtype=DT)
     kw = {**kw, "similarity": similarity, "reduction": reduction}
-    for dtype, rtol in ((torch.float64, 1e-12), (torch.float32, 1e-5)):
-        a, b, gg = z1.to(dtype), z2.to(dtype), g.to(dtype)
-        want = _value_and_grads(ref, a, b, tau, gg, **kw)
-        for block in BLOCKS:
-            got = _value_and_grads(blk, a, b, tau, gg, block=block, **kw)
-            names = ["loss", "grad z1", "grad z2", "grad tau"]
-            # float32's temperature gradient is a sum of ~n^2 signed terms: the reference
-            # is itself only ~1e-5 accurate there (compared with float64 truth below)
-            checked = names if dtype == torch.float64 else names[:3]
-            for name, x, y in zip(names, got, want):
-                if name in checked:
-                    assert _rel(x, y) <= rtol, (name, dtype, block, _rel(x, y))
+    names = ["loss", "grad z1", "grad z2", "grad tau"]
+    truth = _value_and_grads(ref, z1, z2, tau, g, **kw)
+    dense32 = _value_and_grads(ref, z1.float(), z2.float(), tau, g.float(), **kw)
+    for block in BLOCKS:
+        got = _value_and_grads(blk, z1, z2, tau, g, block=block, **kw)
+        for name, x, y in zip(names, got, truth):
+            assert _rel(x, y) <= 1e-12, (name, "float64", block, _rel(x, y))
+        got = _value_and_grads(blk, z1.float(), z2.float(), tau, g.float(), block=block, **kw)
+        # float32's temperature gradient is a sum of ~n^2 signed terms: the reference is
+        # itself only ~1e-5 accurate there (see the extreme-temperature test below)
+        for name, x, y, r in list(zip(names, got, truth, dense32))[:3]:
+            bound = max(1e-5, 10 * _rel(r, y))
+            assert _rel(x, y) <= bound, (name, "float32", block, _rel(x, y), _rel(r, y))
 
 
 @pytest.mark.parametrize("symmetric", [None, False, True])
