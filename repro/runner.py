@@ -7,6 +7,7 @@ a misspelled metric stops the run there: it costs one unit per worker, not the w
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from .progress import Progress
 from .records import RECORD_FORMAT
 from .results import write_record, write_summary
 from .schema import Claim, count_points, load_claim, too_many_units
-from .settings import cache_dir, data_dir
+from .settings import cache_dir, data_dir, results_dir
 from .verdicts import DECIDED, ERROR, SKIPPED
 
 
@@ -154,6 +155,8 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
                         pending.append(i)
                 if not verified:
                     verified = _verify_first(claim, scale, [done.get(k) for k in keys])
+                pending = longest_first(pending, units, previous_walls(claim.id, scale,
+                                                                      results_root))
                 if pending and pool is None:
                     pool = make_executor(jobs, executor, address=address, gpus_per_unit=gpus,
                                          timeout_s=timeout_s, options=executor_options,
@@ -247,6 +250,39 @@ def assemble_record(claim: Claim, scale: str, seeds: int, judged: dict[str, Any]
         "provenance": provenance.collect(device, load_start=load_start, jobs=jobs,
                                          claim_path=claim_path or claim.source),
     }
+
+
+def previous_walls(claim_id: str, scale: str, results_root: Path | None
+                   ) -> dict[tuple[str, int], float]:
+    """Each unit's wall time in this claim's last record at ``scale`` (by sweep point and
+    seed index): the estimates :func:`longest_first` orders by. Empty when there is none
+    or it cannot be read (the order is then the plan's)."""
+    path = Path(results_root or results_dir()) / claim_id / f"{scale}.json"
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        return {(repr(sorted(u["point"].items())), int(u["seed_index"])): float(u["wall_s"])
+                for u in rec["units"] if not u.get("cached")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def longest_first(pending: list[int], units: list[Unit],
+                  walls: dict[tuple[str, int], float]) -> list[int]:
+    """``pending`` with the units expected to take longest first (LPT scheduling: the
+    makespan on k workers is then within 4/3 of the best, and no long unit starts last
+    while the other worker idles). Units without an estimate keep the plan's order after
+    the known ones' median; a stable sort, so equal estimates keep the plan's order."""
+    if not walls or len(pending) < 2:
+        return pending
+    est = [walls.get((repr(sorted(units[i].point.items())), units[i].seed_index))
+           for i in pending]
+    known = sorted(w for w in est if w is not None)
+    if not known:
+        return pending
+    fill = known[len(known) // 2]
+    order = sorted(range(len(pending)), key=lambda j: -(est[j] if est[j] is not None
+                                                           else fill))
+    return [pending[j] for j in order]
 
 
 def _task(u: Unit, device: str, i: int):
