@@ -127,6 +127,8 @@ def gmm_infonce(
     ratio of the drawn instance: seeds where it is below ~0.03 need many more steps;
     instance_rejected_draws is how many draws ``min_fisher_ratio`` rejected before it.
     subspace_dist_gap_lda = subspace_dist_infonce - subspace_dist_lda (same draw).
+    *_untrained: the InfoNCE encoder at its initialisation, the control the checks on the
+    trained encoder must fail.
     final_loss is the mean training loss over the last 1/50 of the steps (the last
     loss_curve point); loss_curve has the training loss averaged over 50 consecutive blocks.
     """
@@ -196,6 +198,7 @@ def gmm_infonce(
     x_fit, c_fit = gmm.sample(lda_samples, numpy_rng(seed, "baseline-data"))
     encoders = {
         "infonce": result.W,
+        "untrained": result.W0,  # the control every check on the trained W must fail
         "lda": lda_directions(x_fit, c_fit, k),
         "pca": pca_directions(x_fit, k),
     }

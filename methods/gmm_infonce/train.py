@@ -25,10 +25,12 @@ LR_SCHEDULES = ("cosine", "constant")
 
 @dataclass(frozen=True)
 class TrainResult:
-    """The learned encoder (float64 numpy, (k, D)) and the training loss at every step."""
+    """The learned encoder (float64 numpy, (k, D)), the same encoder at its initialisation
+    (the untrained control) and the training loss at every step."""
 
     W: np.ndarray
     losses: np.ndarray  # (steps,)
+    W0: np.ndarray | None = None
 
 
 def train_linear_infonce(
@@ -56,6 +58,7 @@ def train_linear_infonce(
         raise ValueError(f"unknown lr_schedule {lr_schedule!r}; expected one of {LR_SCHEDULES}")
     dim = gmm.dim
     w0 = torch.randn(k, dim, generator=init_generator, dtype=torch.float64) * (init_std / dim**0.5)
+    w_init = w0.numpy().copy()  # before training: .to() may share w0's storage (float64, CPU)
     W = torch.nn.Parameter(w0.to(device=device, dtype=dtype))
     opt = torch.optim.Adam([W], lr=lr)
     sched = (
@@ -78,6 +81,7 @@ def train_linear_infonce(
     return TrainResult(
         W=W.detach().cpu().to(torch.float64).numpy(),
         losses=losses.cpu().to(torch.float64).numpy(),
+        W0=w_init,
     )
 
 

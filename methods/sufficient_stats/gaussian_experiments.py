@@ -256,7 +256,9 @@ def suff_gaussian_infonce(
 
     suff_infonce / suff_pca / suff_star: Suff_KL in nats (closed form) of the trained W, of
     PCA on the views and the rank-p optimum (top-p CCA); suff_gap = suff_infonce - suff_star;
-    pca_over_infonce = suff_pca / suff_infonce. curve_step / curve_suff_gap: Suff(W_t) -
+    pca_over_infonce = suff_pca / suff_infonce. suff_gap_untrained / pca_over_untrained: the
+    same for W at its initialisation (step 0), the control every check on the trained W must
+    fail. curve_step / curve_suff_gap: Suff(W_t) -
     Suff*_p at ``checkpoints`` + 1 evenly spaced steps (step 0 = initialisation).
     """
     _check_common(seed, device)
@@ -271,13 +273,16 @@ def suff_gaussian_infonce(
         eval_steps=evals, device=device,
     )
     suff = G.suff_kl(W, tb.sx, tb.sxi)
+    suff_0 = G.suff_kl(snaps[0], tb.sx, tb.sxi)  # the same encoder at its initialisation
     suff_pca = G.suff_kl(G.pca_encoder(rank, tb.sx, tb.sxi), tb.sx, tb.sxi)
     return {
         "suff_star": star,
         "suff_infonce": suff,
         "suff_gap": suff - star,
+        "suff_gap_untrained": suff_0 - star,
         "suff_pca": suff_pca,
         "pca_over_infonce": suff_pca / suff,
+        "pca_over_untrained": suff_pca / suff_0,
         "excess_infonce": G.excess(W, tb.beta, tb.sx, tb.sxi),
         "curve_step": [float(s) for s in evals],
         "curve_suff_gap": [G.suff_kl(snaps[s], tb.sx, tb.sxi) - star for s in evals],

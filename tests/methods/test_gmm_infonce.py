@@ -211,7 +211,8 @@ def test_gmm_infonce_is_registered_deterministic_and_complete():
     assert a == b
     c = exp(SMALL, 4, "cpu")
     assert c["subspace_dist_infonce"] != a["subspace_dist_infonce"]
-    want = {f"{m}_{n}" for m in ("subspace_dist", "nmi", "ari") for n in ("infonce", "lda", "pca")}
+    want = {f"{m}_{n}" for m in ("subspace_dist", "nmi", "ari")
+            for n in ("infonce", "untrained", "lda", "pca")}
     assert set(a) == want | {
         "final_loss", "loss_curve", "instance_min_fisher_ratio", "instance_rejected_draws",
         "subspace_dist_gap_lda", "log_subspace_dist_infonce",

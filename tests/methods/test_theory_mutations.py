@@ -142,3 +142,39 @@ def test_band_mutations_change_the_verdict(monkeypatch, factor_sq, check):
     assert verdict == "not_reproduced"
     # the containment check on the anisotropic cloud alone does not see either mutation
     assert checks["band_contains_every_anchor"] == "reproduced", checks
+
+
+def test_untrained_encoder_makes_the_sufficiency_claims_invalid(monkeypatch):
+    """Issue 19 part 2: with training switched off (the returned W is its initialisation),
+    the trained-beats-untrained precondition fails on every seed, so the claims that speak
+    about a trained encoder are `invalid` -- not `reproduced`, and not `not_reproduced`."""
+    import methods.sufficient_stats.gaussian_experiments as GE
+
+    real = GE.train_linear_infonce
+
+    def untrained(*args, **kwargs):
+        W, snaps = real(*args, **{**kwargs, "steps": 1})
+        return snaps[0], {s: snaps[0] for s in kwargs["eval_steps"]}
+
+    monkeypatch.setattr(GE, "train_linear_infonce", untrained)
+    for claim in ("suff_simclr_sufficient_gaussian", "suff_beats_pca"):
+        verdict, checks = _run(claim)
+        assert verdict == "invalid", (claim, checks)
+
+
+def test_untrained_encoder_makes_infonce_gmm_invalid(monkeypatch):
+    """The same for the Gaussian-mixture claim: an encoder left at its initialisation fails
+    trained_beats_untrained on every seed, so infonce_gmm is `invalid`."""
+    import dataclasses
+
+    import methods.gmm_infonce.experiments as GX
+
+    real = GX.train_linear_infonce
+
+    def untrained(*args, **kwargs):
+        r = real(*args, **{**kwargs, "steps": 2})
+        return dataclasses.replace(r, W=r.W0)
+
+    monkeypatch.setattr(GX, "train_linear_infonce", untrained)
+    verdict, checks = _run("infonce_gmm")
+    assert verdict == "invalid", checks
