@@ -199,12 +199,18 @@ def _geometry(h_t: torch.Tensor, h_F: torch.Tensor, m: int = 200) -> dict:
 def _lwa_run(seed: int, channels: int, n_scales: int, v_tr: Views, v_te: Views, width: int,
              blocks: int, train_kw: dict, views: tuple[str, ...] = ("F", "W")):
     """LWA-lite from its seeded initialisation: ([h_t, h_F, h_W] untrained on train/test,
-    the same trained, the inference features [h_t, Phi_F(h_t), Phi_W(h_t)], training info)."""
+    the same trained, the inference features [h_t, Phi_F(h_t), Phi_W(h_t)], training info).
+    ``info['untrained_features']``: the inference feature of the same model at its
+    initialisation (untrained encoders and mappers), the matched control."""
     torch.manual_seed(child_seed(seed, "init-lwa"))
-    lwa = LWA(channels, n_scales, width=width, blocks=blocks, views=views)
+    lwa = LWA(channels, n_scales, width=width, blocks=blocks, views=views,
+              bins=v_tr.mag.shape[-1])
     lwa.eval()
     untrained = (encode_all(lwa, v_tr), encode_all(lwa, v_te))
+    with torch.no_grad():
+        untrained_features = (lwa.features(untrained[0][0]), lwa.features(untrained[1][0]))
     info = train_lwa(lwa, v_tr, gen=torch_generator(seed, "lwa"), **train_kw)
+    info["untrained_features"] = untrained_features
     h_tr, h_te = encode_all(lwa, v_tr), encode_all(lwa, v_te)
     with torch.no_grad():
         feats = (lwa.features(h_tr[0]), lwa.features(h_te[0]))
@@ -213,7 +219,8 @@ def _lwa_run(seed: int, channels: int, n_scales: int, v_tr: Views, v_te: Views, 
 
 def _simclr_run(seed: int, channels: int, x_tr: torch.Tensor, x_te: torch.Tensor, width: int,
                 blocks: int, train_kw: dict, aug: dict):
-    """SimCLR's 384-d encoder: (untrained train/test embeddings, trained ones, info)."""
+    """SimCLR's 384-d encoder of ``width`` channels: (untrained train/test embeddings,
+    trained ones, info)."""
     torch.manual_seed(child_seed(seed, "init-simclr"))
     sim = make_baseline(channels, None, width=width, blocks=blocks)
     untrained = (embed(sim["enc"], x_tr), embed(sim["enc"], x_te))
@@ -227,7 +234,7 @@ def fp_ssl_compare(*, seed: int, device: str = "cpu", dataset: str, epochs: int 
                    blocks: int = 4, n_scales: int = 16, max_length: int = 256,
                    max_train: int = 1000, max_test: int = 0, jitter_sigma: float = 0.1,
                    scale_sigma: float = 0.1, max_segments: int = 5, warp_sigma: float = 0.2,
-                   supervised: bool = True) -> dict:
+                   supervised: bool = True, min_steps: int = 0, simclr_width: int = 0) -> dict:
     """Pre-train on the training inputs, probe (logistic, standardised features) on the
     training labels, report test accuracy (%) of every representation:
 
@@ -238,7 +245,15 @@ def fp_ssl_compare(*, seed: int, device: str = "cpu", dataset: str, epochs: int 
     * ``acc_supervised``: the same 384-d encoder trained with labels, probed the same way;
     * ``acc_untrained_views``: LWA's three encoders at initialisation, [h_t, h_F, h_W];
     * ``acc_untrained_time``: the 384-d time encoder at initialisation;
-    * ``acc_raw``: the probe on the raw (z-normalised, downsampled) series.
+    * ``acc_raw``: the probe on the raw (z-normalised, downsampled) series;
+    * ``acc_lwa_untrained`` / ``acc_lwa_ht_untrained``: LWA's own inference feature / h_t
+      at initialisation (the matched controls of acc_lwa / acc_lwa_ht);
+    * ``lwa_ntx_final`` / ``lwa_ntx_chance``: the NT-Xent part of LWA's loss over the last
+      epoch and its chance value 3 log(2B - 1); ``simclr_loss_final`` / ``simclr_ntx_chance``
+      the same for SimCLR (log(2B - 1)); ``*_steps``: optimiser steps taken.
+    Budget: ``epochs`` at batch min(batch, n), raised to ``min_steps`` optimiser steps
+    (0: no floor). SimCLR's encoder has ``simclr_width`` channels (0: ``width``), so its
+    384-d output is not a rank-``width`` projection.
     Series are z-normalised per channel; series longer than ``max_length`` are
     average-pooled by an integer factor; at most ``max_train`` training series (a fixed
     stratified subset) and ``max_test`` test series (0: all)."""
@@ -246,7 +261,8 @@ def fp_ssl_compare(*, seed: int, device: str = "cpu", dataset: str, epochs: int 
              {"epochs": (epochs, 1), "batch": (batch, 4), "width": (width, 4),
               "blocks": (blocks, 1), "n_scales": (n_scales, 1), "max_length": (max_length, 8),
               "max_train": (max_train, 8), "max_test": (max_test, 0),
-              "max_segments": (max_segments, 1)}, {"lr": lr, "tau": tau})
+              "max_segments": (max_segments, 1), "min_steps": (min_steps, 0),
+              "simclr_width": (simclr_width, 0)}, {"lr": lr, "tau": tau})
     for name, v in (("jitter_sigma", jitter_sigma), ("scale_sigma", scale_sigma),
                     ("warp_sigma", warp_sigma)):
         require(is_real(v) and v >= 0, name, "must be a finite number >= 0", v)
@@ -271,11 +287,16 @@ def fp_ssl_compare(*, seed: int, device: str = "cpu", dataset: str, epochs: int 
         v_tr, v_te = _views(xtr, scales), _views(xte, scales)
         out["acc_raw"] = _probe(xtr, ytr, xte, yte, seed)
 
-        train_kw = dict(epochs=epochs, batch=batch, lr=lr, tau=tau)
+        train_kw = dict(epochs=epochs, batch=batch, lr=lr, tau=tau, min_steps=min_steps)
         (u_tr, u_te), (h_tr, h_te), (f_tr, f_te), info = _lwa_run(
             seed, channels, len(scales), v_tr, v_te, width, blocks, train_kw)
         out["acc_untrained_views"] = _probe(torch.cat(u_tr, 1), ytr, torch.cat(u_te, 1), yte,
                                             seed)
+        uf_tr, uf_te = info["untrained_features"]
+        out["acc_lwa_untrained"] = _probe(uf_tr, ytr, uf_te, yte, seed)
+        out["acc_lwa_ht_untrained"] = _probe(u_tr[0], ytr, u_te[0], yte, seed)
+        out["lwa_ntx_final"], out["lwa_ntx_chance"] = info["ntx_final"], info["ntx_chance"]
+        out["lwa_steps"] = float(info["steps"])
         out["acc_lwa"] = _probe(f_tr, ytr, f_te, yte, seed)
         out["acc_lwa_enc3"] = _probe(torch.cat(h_tr, 1), ytr, torch.cat(h_te, 1), yte, seed)
         out["acc_lwa_ht"] = _probe(h_tr[0], ytr, h_te[0], yte, seed)
@@ -284,23 +305,28 @@ def fp_ssl_compare(*, seed: int, device: str = "cpu", dataset: str, epochs: int 
         out["lwa_loss_first"], out["lwa_loss_final"] = info["loss_first"], info["loss_final"]
 
         x_tr_t, x_te_t = to_torch(xtr), to_torch(xte)
-        untrained, trained, info = _simclr_run(seed, channels, x_tr_t, x_te_t, width, blocks,
-                                               train_kw, aug)
+        untrained, trained, info = _simclr_run(seed, channels, x_tr_t, x_te_t,
+                                               simclr_width or width, blocks, train_kw, aug)
         out["acc_untrained_time"] = _probe(untrained[0], ytr, untrained[1], yte, seed)
         out["acc_simclr"] = _probe(trained[0], ytr, trained[1], yte, seed)
         out["sec_per_epoch_simclr"] = info["sec_per_epoch"]
+        out["simclr_loss_final"], out["simclr_ntx_chance"] = (info["loss_final"],
+                                                              info["ntx_chance"])
+        out["simclr_steps"] = float(info["steps"])
 
         if supervised:
             torch.manual_seed(child_seed(seed, "init-sup"))
             sup = make_baseline(channels, classes, width=width, blocks=blocks)
             train_supervised(sup, x_tr_t, torch.as_tensor(ytr), epochs=epochs, batch=batch,
-                             lr=lr, gen=torch_generator(seed, "sup"))
+                             lr=lr, gen=torch_generator(seed, "sup"), min_steps=min_steps)
             out["acc_supervised"] = _probe(embed(sup["enc"], x_tr_t), ytr,
                                            embed(sup["enc"], x_te_t), yte, seed)
     out["gain_pp"] = out["acc_lwa"] - out["acc_simclr"]
     out["rel_gain_pct"] = 100.0 * out["gain_pp"] / max(out["acc_simclr"], 1e-9)
     out["gain_over_untrained_pp"] = out["acc_lwa"] - out["acc_untrained_views"]
     out["mapper_gain_pp"] = out["acc_lwa"] - out["acc_lwa_ht"]
+    out["lwa_ntx_below_chance"] = out["lwa_ntx_chance"] - out["lwa_ntx_final"]
+    out["simclr_below_chance"] = out["simclr_ntx_chance"] - out["simclr_loss_final"]
     return out
 
 

@@ -5,8 +5,9 @@ baselines', so that only the training signal differs:
 
 * f_t: ``Encoder1d`` on the raw series (C channels);
 * f_F: two ``Encoder1d`` branches, on |X| and on angle X (C channels each, L//2+1 bins),
-  concatenated (the paper's two-branch Fourier encoder, with global pooling instead of its
-  linear layer over frequency);
+  concatenated; each ends, as the code's ``FourierEncoder`` (models/models_nc.py:722-730,
+  ``fc_abs``/``fc_angle``), in a learned Linear over the remaining frequency positions,
+  not an average: where the energy sits in frequency is what the view carries;
 * f_W: ``Encoder1d`` on |CWT| with the C x S (channel, scale) pairs as input channels (the
   paper uses a 2-D U-Net-style encoder; ours is the same 1-D backbone: cheaper on a CPU).
 """
@@ -39,25 +40,38 @@ class Encoder1d(nn.Module):
     """Conv(k5)-BN-ReLU stem, ``blocks`` residual blocks (the first at stride 1, the others
     at stride 2) of ``width`` channels, global average pooling, Linear to ``out_dim``."""
 
-    def __init__(self, in_ch: int, out_dim: int, width: int = 32, blocks: int = 4):
+    def __init__(self, in_ch: int, out_dim: int, width: int = 32, blocks: int = 4,
+                 length: int | None = None):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv1d(in_ch, width, 5, 1, 2, bias=False),
                                   nn.BatchNorm1d(width), nn.ReLU())
         self.blocks = nn.Sequential(*[Block(width, width, 1 if i == 0 else 2)
                                       for i in range(blocks)])
+        # ``length`` given: a learned Linear(positions -> 1) instead of the average
+        self.pool = None
+        if length is not None:
+            positions = length
+            for _ in range(1, blocks):  # each stride-2 block: ceil(positions / 2)
+                positions = (positions + 1) // 2
+            self.pool = nn.Linear(positions, 1)
         self.head = nn.Linear(width, out_dim)
 
     def forward(self, x):
-        return self.head(self.blocks(self.stem(x)).mean(-1))
+        h = self.blocks(self.stem(x))
+        h = h.mean(-1) if self.pool is None else self.pool(h).squeeze(-1)
+        return self.head(h)
 
 
 class FourierEncoder(nn.Module):
-    """Separate branches for magnitude and phase, concatenated to ``out_dim``."""
+    """Separate branches for magnitude and phase over ``bins`` frequency bins, each ending
+    in a learned Linear over frequency (the code's fc_abs / fc_angle), concatenated to
+    ``out_dim``."""
 
-    def __init__(self, in_ch: int, out_dim: int, width: int = 32, blocks: int = 4):
+    def __init__(self, in_ch: int, out_dim: int, width: int = 32, blocks: int = 4,
+                 bins: int | None = None):
         super().__init__()
-        self.mag = Encoder1d(in_ch, out_dim // 2, width, blocks)
-        self.phase = Encoder1d(in_ch, out_dim - out_dim // 2, width, blocks)
+        self.mag = Encoder1d(in_ch, out_dim // 2, width, blocks, length=bins)
+        self.phase = Encoder1d(in_ch, out_dim - out_dim // 2, width, blocks, length=bins)
 
     def forward(self, views):
         mag, phase = views
@@ -88,7 +102,8 @@ class LWA(nn.Module):
     mappers (stage 2)."""
 
     def __init__(self, channels: int, scales: int, dim: int = 128, width: int = 32,
-                 blocks: int = 4, mapper_hidden: int = 64, views: tuple[str, ...] = ("F", "W")):
+                 blocks: int = 4, mapper_hidden: int = 64, views: tuple[str, ...] = ("F", "W"),
+                 bins: int | None = None):
         super().__init__()
         if not set(views) <= {"F", "W"}:
             raise ValueError(f"parameter 'views' must be a subset of ('F', 'W'), got {views!r}")
@@ -96,7 +111,7 @@ class LWA(nn.Module):
         # initialisation of the parts they keep (paired comparisons)
         self.views = tuple(v for v in ("F", "W") if v in views)
         self.f_t = Encoder1d(channels, dim, width, blocks)
-        self.f_F = FourierEncoder(channels, dim, width, blocks)
+        self.f_F = FourierEncoder(channels, dim, width, blocks, bins)
         self.f_W = Encoder1d(channels * scales, dim, width, blocks)
         self.g_t, self.g_F, self.g_W = projector(dim), projector(dim), projector(dim)
         self.phi_z_F, self.phi_z_W = Mapper(mapper_hidden), Mapper(mapper_hidden)

@@ -1,6 +1,8 @@
 """Training loops: LWA (stage 1 cross-view NT-Xent + z-space mapping loss, stage 2
 h-space mappers), SimCLR with time-series augmentations, and a supervised reference.
-All use Adam, cosine decay to 0, weight decay 1e-6 and the same batch/epoch budget."""
+All use Adam, cosine decay to 0, weight decay 1e-6 and the same budget: ``epochs`` passes
+over the training set at batch min(batch, n), raised to at least ``min_steps`` optimiser
+steps (issue 16: LWA's edge needs >= ~300 steps; the code trains 256 epochs)."""
 
 from __future__ import annotations
 
@@ -32,9 +34,9 @@ class Views:
 
 
 def effective_batch(n: int, batch: int) -> int:
-    """``batch``, but at most n // 4 (at least 16, at most n), so that a small training set
-    (BasicMotions: 40 series) still gets several steps per epoch."""
-    return min(n, batch, max(16, n // 4))
+    """``batch``, or the whole training set when it is smaller (never capped below what the
+    set allows: the former n // 4 cap left small sets 2-4 steps per epoch at tiny batches)."""
+    return min(n, batch)
 
 
 def _batches(n: int, batch: int, gen: torch.Generator):
@@ -55,25 +57,39 @@ def _steps(n: int, batch: int) -> int:
     return max(1, n // effective_batch(n, batch))
 
 
+def budget_epochs(n: int, batch: int, epochs: int, min_steps: int = 0) -> int:
+    """``epochs``, or more so that training takes at least ``min_steps`` optimiser steps."""
+    return max(epochs, math.ceil(min_steps / _steps(n, batch)))
+
+
 def l1_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """sum over the batch of ||pred_i - target_i||_1, divided by the batch size (the code's
-    normalisation of the paper's unweighted L1)."""
-    return (pred - target).abs().sum(1).mean()
+    """The code's mapping loss (models/frameworks.py:370-371, IsoAlign.calc_loss):
+    ``F.l1_loss`` (the mean over every element) divided by the batch size. (Ours used to sum
+    over features and average over the batch: 128 x B times heavier, ~1.3e5 at B = 1024,
+    and the NT-Xent terms never left chance.)"""
+    return F.l1_loss(pred, target) / len(pred)
 
 
-def lwa_loss(model: LWA, x, four, wav, tau: float) -> torch.Tensor:
-    """NTX(t,W) + NTX(t,F) + NTX(W,F) + |Phi_z^F(z_t) - z_F|_1 + |Phi_z^W(z_t) - z_W|_1, the
-    terms of an ablated view left out."""
+def ntxent_chance(batch: int, pairs: int = 3) -> float:
+    """The value of ``pairs`` summed NT-Xent terms when every candidate scores alike:
+    pairs x log(2B - 1). A run whose NT-Xent part does not end below it learnt nothing."""
+    return pairs * math.log(2 * batch - 1)
+
+
+def lwa_loss(model: LWA, x, four, wav, tau: float, parts: bool = False):
+    """NTX(t,W) + NTX(t,F) + NTX(W,F) + L_map(Phi_z^F(z_t), z_F) + L_map(Phi_z^W(z_t), z_W),
+    the terms of an ablated view left out; with ``parts`` also the NT-Xent sum alone."""
     h_t, h_F, h_W = model.encode(x, four, wav)
     z = {"t": F.normalize(model.g_t(h_t), dim=1)}
     if h_F is not None:
         z["F"] = F.normalize(model.g_F(h_F), dim=1)
     if h_W is not None:
         z["W"] = F.normalize(model.g_W(h_W), dim=1)
-    loss = sum(nt_xent(z[a], z[b], temperature=tau)
-               for a, b in (("t", "W"), ("t", "F"), ("W", "F")) if a in z and b in z)
+    ntx = sum(nt_xent(z[a], z[b], temperature=tau)
+              for a, b in (("t", "W"), ("t", "F"), ("W", "F")) if a in z and b in z)
     phi = {"F": model.phi_z_F, "W": model.phi_z_W}
-    return loss + sum(l1_map(phi[v](z["t"]), z[v]) for v in ("F", "W") if v in z)
+    total = ntx + sum(l1_map(phi[v](z["t"]), z[v]) for v in ("F", "W") if v in z)
+    return (total, ntx) if parts else total
 
 
 @torch.no_grad()
@@ -85,26 +101,29 @@ def encode_all(model: LWA, views: Views, chunk: int = 512):
 
 
 def train_lwa(model: LWA, views: Views, *, epochs: int, batch: int, lr: float, tau: float,
-              gen: torch.Generator) -> dict:
+              gen: torch.Generator, min_steps: int = 0) -> dict:
     """Stage 1 (keeping the lowest-training-loss epoch's weights), then stage 2: encoders
     frozen, Phi_h^{t->F}, Phi_h^{t->W} fitted with the L1 loss for the same number of epochs.
-    Returns CPU seconds per stage-1 epoch and the final losses."""
+    Returns CPU seconds per stage-1 epoch, the losses, the NT-Xent part of the last epoch
+    against its chance value, and the steps taken."""
     n = len(views.x)
+    epochs = budget_epochs(n, batch, epochs, min_steps)
     stage1 = [p for name, p in model.named_parameters() if not name.startswith("phi_h")]
     opt, sched = _optimiser(stage1, lr, epochs, _steps(n, batch))
     best, best_state, times, losses = math.inf, None, [], []
     for _ in range(epochs):
         model.train()
-        t0, total, count = time.thread_time(), 0.0, 0
+        t0, total, ntx_total, count = time.thread_time(), 0.0, 0.0, 0
         for idx in _batches(n, batch, gen):
-            loss = lwa_loss(model, *views.take(idx), tau)
+            loss, ntx = lwa_loss(model, *views.take(idx), tau, parts=True)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-            total, count = total + loss.item(), count + 1
+            total, ntx_total, count = total + loss.item(), ntx_total + ntx.item(), count + 1
         times.append(time.thread_time() - t0)
         losses.append(total / count)
+        ntx_last = ntx_total / count
         if losses[-1] < best:
             best, best_state = losses[-1], copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
@@ -122,8 +141,11 @@ def train_lwa(model: LWA, views: Views, *, epochs: int, batch: int, lr: float, t
             sched.step()
             map_loss = loss.item()
     model.eval()
+    pairs = {0: 0, 1: 1, 2: 3}[len(model.views)]  # (t,F), (t,W), (F,W) as present
     return {"sec_per_epoch": sum(times) / len(times), "loss_final": losses[-1],
-            "loss_first": losses[0], "map_loss": map_loss}
+            "loss_first": losses[0], "map_loss": map_loss, "ntx_final": ntx_last,
+            "ntx_chance": ntxent_chance(effective_batch(n, batch), pairs),
+            "steps": epochs * _steps(n, batch), "epochs": epochs}
 
 
 def make_baseline(channels: int, classes: int | None, dim: int = 384, width: int = 32,
@@ -135,13 +157,14 @@ def make_baseline(channels: int, classes: int | None, dim: int = 384, width: int
 
 
 def train_simclr(model: nn.ModuleDict, x: torch.Tensor, *, epochs: int, batch: int, lr: float,
-                 tau: float, gen: torch.Generator, aug: dict) -> dict:
+                 tau: float, gen: torch.Generator, aug: dict, min_steps: int = 0) -> dict:
     n = len(x)
+    epochs = budget_epochs(n, batch, epochs, min_steps)
     opt, sched = _optimiser(model.parameters(), lr, epochs, _steps(n, batch))
-    times = []
+    times, last = [], []
     for _ in range(epochs):
         model.train()
-        t0 = time.thread_time()
+        t0, last = time.thread_time(), []
         for idx in _batches(n, batch, gen):
             xb = x[idx]
             z1 = model["head"](model["enc"](simclr_view(xb, gen, **aug)))
@@ -151,14 +174,18 @@ def train_simclr(model: nn.ModuleDict, x: torch.Tensor, *, epochs: int, batch: i
             loss.backward()
             opt.step()
             sched.step()
+            last.append(loss.item())
         times.append(time.thread_time() - t0)
     model.eval()
-    return {"sec_per_epoch": sum(times) / len(times), "loss_final": loss.item()}
+    return {"sec_per_epoch": sum(times) / len(times), "loss_final": sum(last) / len(last),
+            "ntx_chance": ntxent_chance(effective_batch(n, batch), 1),
+            "steps": epochs * _steps(n, batch)}
 
 
 def train_supervised(model: nn.ModuleDict, x: torch.Tensor, y: torch.Tensor, *, epochs: int,
-                     batch: int, lr: float, gen: torch.Generator) -> None:
+                     batch: int, lr: float, gen: torch.Generator, min_steps: int = 0) -> None:
     n = len(x)
+    epochs = budget_epochs(n, batch, epochs, min_steps)
     opt, sched = _optimiser(model.parameters(), lr, epochs, _steps(n, batch))
     for _ in range(epochs):
         model.train()

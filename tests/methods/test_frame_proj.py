@@ -190,7 +190,7 @@ def test_models_shapes_and_gradients():
 
 
 def test_effective_batch():
-    assert effective_batch(40, 128) == 16
+    assert effective_batch(40, 128) == 40
     assert effective_batch(1000, 128) == 128
     assert effective_batch(10, 128) == 10
 
