@@ -121,13 +121,26 @@ def _interval(values: list[float], interval: str):
 
 
 def _grouped(units: list[dict[str, Any]], where, over) -> list[tuple[dict, list[dict]]]:
-    """Units matching ``where``, grouped by their sweep point without ``over``."""
+    """Units matching ``where``, grouped by their sweep point without ``over``.
+
+    With ``over``, only keys that every matched point sets are grouping axes: a key set on
+    some points only (a list sweep's per-point setting, e.g. ``{dataset: FordA,
+    max_train: 500}``) travels with its ``over`` value, so an aggregate over datasets is
+    over all of them, not split by which datasets happen to carry ``max_train``."""
     rows = [u for u in units if _matches(u["point"], where)]
+    if over is not None and rows:
+        axes = set.intersection(*(set(u["point"]) for u in rows)) - {over}
+    else:
+        axes = None
+
+    def gpoint(u):
+        return {k: v for k, v in u["point"].items()
+                if k != over and (axes is None or k in axes)}
+
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for u in rows:
-        gpoint = {k: v for k, v in u["point"].items() if k != over}
-        groups[repr(sorted(gpoint.items()))].append(u)
-    return [({k: v for k, v in m[0]["point"].items() if k != over}, m) for m in groups.values()]
+        groups[repr(sorted(gpoint(u).items()))].append(u)
+    return [(gpoint(m[0]), m) for m in groups.values()]
 
 
 def evaluate_check(check: Check, units: list[dict[str, Any]],

@@ -122,6 +122,19 @@ def test_aggregate_keeps_the_other_axes_apart(ws):
     assert sorted(p["sd"] for p in points) == [0.01, 0.02]
 
 
+def test_aggregate_over_a_list_sweep_ignores_per_point_settings(ws):
+    """A key that only some points of a list sweep set (fp_vs_aug_ssl's max_train on the
+    large sets) is a per-point setting, not an axis: the aggregate runs over every point.
+    (It once split the median over datasets into one group per max_train value.)"""
+    check = {"name": "mean_x", "metric": "x", "op": "within", "ref": 2.0, "tol": 0.1,
+             "over": "mean", "aggregate": "mean", "why": "the mean of 1 and 3 is 2"}
+    res = ws.run(ws.write(ws.claim(sweep=[{"mean": 1.0}, {"mean": 3.0, "sd": 0.02}],
+                                   checks=[check])))
+    (g,) = res.record["checks"][0]["groups"]
+    assert g["point"] == {} and abs(g["interval"]["mean"]) < 0.03
+    assert res.verdict == "reproduced"
+
+
 def test_aggregate_known_answers():
     assert aggregate_values([1.0, 2.0, 6.0], "mean") == 3.0
     assert aggregate_values([1.0, 2.0, 6.0], "median") == 2.0
