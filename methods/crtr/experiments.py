@@ -468,12 +468,15 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
               depths: list = (3, 5, 7, 9, 11, 13), per_depth: int = 100, greedy_cap: int = 60,
               search_depths: list = (7,), search_instances: int = 50,
               budgets: list = (50, 100, 500, 1000, 6000), nosearch_cap: int = 200,
-              search: bool = True, kociemba: bool = True, gpu_only: bool = False) -> dict:
+              search: bool = True, kociemba: bool = True, gpu_only: bool = False,
+              koc_min_depth: int = 0) -> dict:
     """3x3x3: greedy (no search) success by nominal scramble depth (paper rules, cap
     ``greedy_cap`` nodes), the random policy (random scores) as a baseline; solution
     length of greedy vs kociemba (quarter turns) on solved cases; BestFS (12 children) and
     greedy (cap ``nosearch_cap`` nodes) at ``search_depths`` (1000 = the paper's evaluation),
-    success at each budget, nodes and lengths."""
+    success at each budget, nodes and lengths. The greedy-vs-kociemba length metrics use
+    only scrambles of nominal depth >= ``koc_min_depth`` (issue 18: on shallow scrambles
+    the scramble itself bounds the optimum, so the ratio is ~1 by construction)."""
     _common(seed, device)
     if gpu_only and device != "cuda":
         raise Unavailable("this scale needs a CUDA GPU (about 1e5 updates with 1024-wide "
@@ -484,6 +487,8 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
                     ("search_instances", search_instances), ("nosearch_cap", nosearch_cap)):
         _pos_int(name, v)
     require(is_int(blocks) and blocks >= 0, "blocks", "must be an int >= 0", blocks)
+    require(is_int(koc_min_depth) and koc_min_depth >= 0, "koc_min_depth", "must be an int >= 0",
+            koc_min_depth)
     _int_list("repeats", list(repeats))
     _int_list("depths", list(depths))
     _int_list("search_depths", list(search_depths))
@@ -523,7 +528,7 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
             for d, roots in greedy_roots.items():
                 g = _search(3, roots, score, moves, 1, greedy_cap)
                 out[f"greedy_{tag}_d{d}"] = float(g.solved.mean())
-                if koc is not None and tag != "random":
+                if koc is not None and tag != "random" and d >= koc_min_depth:
                     for i in np.flatnonzero(g.solved & (g.length > 0)):
                         glen.append(g.length[i])
                         kpure.append(koc_len(roots[i]))

@@ -313,6 +313,21 @@ def test_bad_params_and_unavailable():
         ex.crtr_cube(seed=0, gpu_only=True)
     with pytest.raises(Unavailable, match="offline"):
         ex.crtr_paper_reference(seed=0)
+    with pytest.raises(ValueError, match="koc_min_depth"):
+        ex.crtr_cube(seed=0, koc_min_depth=-1, kociemba=False)
+
+
+def test_cube_kociemba_ratio_only_on_deep_scrambles():
+    """Issue 18: scrambles shallower than koc_min_depth never enter the length ratio (there
+    the scramble bounds the optimum, so the ratio is ~1 by construction)."""
+    pytest.importorskip("kociemba")
+    kw = dict(seed=0, repeats=[2], supervised=False, search=False, steps=2, batch=16,
+              width=8, blocks=0, dim=4, depths=[1], per_depth=8)
+    shallow = ex.crtr_cube(**kw, koc_min_depth=0)
+    deep = ex.crtr_cube(**kw, koc_min_depth=2)
+    assert not any(k.startswith("len_over") for k in deep)
+    if shallow["greedy_r2_d1"] > 0:
+        assert "len_over_kociemba_r2" in shallow
 
 
 def test_env_properties_all_zero():
