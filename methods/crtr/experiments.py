@@ -427,6 +427,8 @@ def crtr_pocket(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
                 out[f"greedy_{tag}_d{d}"] = float(g.solved.mean())
                 if g.solved.any():
                     ratios.append(g.length[g.solved] / d)
+                    # issue 18: solution length over the exact BFS optimum, per distance
+                    out[f"greedy_len_over_opt_{tag}_d{d}"] = float((g.length[g.solved] / d).mean())
             if not search:
                 continue
             t0 = time.perf_counter()
@@ -434,6 +436,10 @@ def crtr_pocket(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
             out[f"nodes_per_second_{tag}"] = float(res.nodes.sum() / (time.perf_counter() - t0))
             for b in budgets:
                 out[f"success_{tag}_b{b}"] = res.success_at(b)
+                # issue 18: BestFS is bimodal per seed; 1 when this seed solves most roots
+                out[f"seed_solved_{tag}_b{b}"] = float(res.success_at(b) >= 0.5)
+            out["curve_budget"] = [float(b) for b in budgets]
+            out[f"curve_success_{tag}"] = [float(res.success_at(b)) for b in budgets]
             ok = res.solved
             out[f"nodes_{tag}"] = float(res.nodes.mean())
             if ok.any():

@@ -391,3 +391,17 @@ def test_sokoban_observe_batch_matches_board():
                                np.tile(np.array(board.targets), (n, 1)),
                                np.array([s[0] for s in traj]), np.array([s[1] for s in traj]))
     assert np.array_equal(obs, vb)
+
+
+def test_pocket_seed_share_and_budget_curve():
+    """Issue 18: per-seed solved indicators, the success-vs-budget curve and the length over
+    the exact optimum per distance come out of crtr_pocket and agree with each other."""
+    out = ex.crtr_pocket(seed=0, repeats=[2], supervised=False, steps=5, batch=32, width=16,
+                         blocks=0, bfs_depth=7, greedy_depths=[4], per_distance=10,
+                         greedy_per_depth=10, search_instances=5, budgets=[50, 500])
+    assert out["curve_budget"] == [50.0, 500.0]
+    assert out["curve_success_r2"] == [out["success_r2_b50"], out["success_r2_b500"]]
+    for b in (50, 500):
+        assert out[f"seed_solved_r2_b{b}"] == float(out[f"success_r2_b{b}"] >= 0.5)
+    if out["greedy_r2_d4"] > 0:
+        assert out["greedy_len_over_opt_r2_d4"] >= 1.0
