@@ -358,7 +358,8 @@ def crtr_pocket(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
                 gamma: float = 0.9, loss: str = "dot", input: str = "onehot",
                 bfs_depth: int = 0, per_distance: int = 50, greedy_depths: list = (4, 6, 8),
                 greedy_per_depth: int = 50, greedy_cap: int = 100, search_instances: int = 100,
-                budgets: list = (50, 100, 500, 1000, 6000), search: bool = True) -> dict:
+                budgets: list = (50, 100, 500, 1000, 6000), search: bool = True,
+                untrained_search: bool = True) -> dict:
     """2x2x2 with exact distances (full BFS from the cache dir, or a BFS to ``bfs_depth`` when
     > 0). rho: Spearman of the score vs the exact distance over ``per_distance`` uniform
     states at each distance 1..max. Greedy (no search, cap ``greedy_cap`` nodes) from states
@@ -366,7 +367,9 @@ def crtr_pocket(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
     largest budget as cap from ``search_instances`` uniform random states (full BFS) or
     states at the deepest distance (depth-limited BFS); ``search=False`` skips it. Baselines:
     the untrained network, the supervised distance classifier, uninformed BFS (constant
-    score: FIFO order)."""
+    score: FIFO order). ``untrained_search=False`` keeps the untrained network's rho and
+    greedy numbers but skips its BestFS (it never solves a random root and costs a full
+    tree per root)."""
     _common(seed, device)
     for name, v in (("steps", steps), ("batch", batch), ("width", width), ("dim", dim),
                     ("walk", walk), ("per_distance", per_distance), ("greedy_cap", greedy_cap),
@@ -429,7 +432,7 @@ def crtr_pocket(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
                     ratios.append(g.length[g.solved] / d)
                     # issue 18: solution length over the exact BFS optimum, per distance
                     out[f"greedy_len_over_opt_{tag}_d{d}"] = float((g.length[g.solved] / d).mean())
-            if not search:
+            if not search or (tag == "untrained" and not untrained_search):
                 continue
             t0 = time.perf_counter()
             res = _search(2, roots, score, pocket.QTM_MOVES, 6, cap, key)
@@ -475,14 +478,17 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
               search_depths: list = (7,), search_instances: int = 50,
               budgets: list = (50, 100, 500, 1000, 6000), nosearch_cap: int = 200,
               search: bool = True, kociemba: bool = True, gpu_only: bool = False,
-              koc_min_depth: int = 0) -> dict:
+              koc_min_depth: int = 0, untrained: bool = False) -> dict:
     """3x3x3: greedy (no search) success by nominal scramble depth (paper rules, cap
     ``greedy_cap`` nodes), the random policy (random scores) as a baseline; solution
     length of greedy vs kociemba (quarter turns) on solved cases; BestFS (12 children) and
     greedy (cap ``nosearch_cap`` nodes) at ``search_depths`` (1000 = the paper's evaluation),
     success at each budget, nodes and lengths. The greedy-vs-kociemba length metrics use
     only scrambles of nominal depth >= ``koc_min_depth`` (issue 18: on shallow scrambles
-    the scramble itself bounds the optimum, so the ratio is ~1 by construction)."""
+    the scramble itself bounds the optimum, so the ratio is ~1 by construction).
+    ``untrained=True`` adds the untrained network (same init as the trained ones) as a
+    greedy-only control, ``greedy_untrained_d*`` (the precondition that training did
+    something; no BestFS or length metrics for it)."""
     _common(seed, device)
     if gpu_only and device != "cuda":
         raise Unavailable("this scale needs a CUDA GPU (about 1e5 updates with 1024-wide "
@@ -523,6 +529,8 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
 
     with single_cpu_thread(device):
         scorers = {"random": lambda s: rrng.random(len(s))}
+        if untrained:
+            scorers["untrained"] = models.contrastive(0)
         for r in repeats:
             t0 = time.perf_counter()
             scorers[f"r{r}"] = models.contrastive(r)
@@ -534,7 +542,7 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
             for d, roots in greedy_roots.items():
                 g = _search(3, roots, score, moves, 1, greedy_cap)
                 out[f"greedy_{tag}_d{d}"] = float(g.solved.mean())
-                if koc is not None and tag != "random" and d >= koc_min_depth:
+                if koc is not None and tag not in ("random", "untrained") and d >= koc_min_depth:
                     for i in np.flatnonzero(g.solved & (g.length > 0)):
                         glen.append(g.length[i])
                         kpure.append(koc_len(roots[i]))
@@ -544,7 +552,7 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
                 out[f"ref_len_{tag}"] = float(np.mean(klen))
                 out[f"len_over_ref_{tag}"] = float(np.mean(glen) / np.mean(klen))
                 out[f"len_over_kociemba_{tag}"] = float(np.mean(glen) / np.mean(kpure))
-            if tag == "random":
+            if tag in ("random", "untrained"):
                 continue
             for d, roots in search_roots.items():
                 t0 = time.perf_counter()
