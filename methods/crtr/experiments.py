@@ -560,6 +560,9 @@ def crtr_cube(*, seed: int, device: str = "cpu", repeats: list = (1, 2),
                 out[f"nodes_per_second_{tag}"] = float(res.nodes.sum() / (time.perf_counter() - t0))
                 for b in budgets:
                     out[f"success_{tag}_d{d}_b{b}"] = res.success_at(b)
+                # issue 18: the success-vs-budget curve, the paper's figure form
+                out["curve_budget"] = [float(b) for b in budgets]
+                out[f"curve_success_{tag}_d{d}"] = [float(res.success_at(b)) for b in budgets]
                 out[f"nodes_{tag}_d{d}"] = float(res.nodes.mean())
                 gr = _search(3, roots, score, moves, 1, nosearch_cap)
                 out[f"nosearch_success_{tag}_d{d}"] = float(gr.solved.mean())
