@@ -127,6 +127,7 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
     verified = False
     history: list[dict[str, Any]] = []
     stop_reason = ""
+    walls = previous_walls(claim.id, scale, results_root)  # read once, not at every look
     try:
         while True:
             units = plan(claim, scale, n)
@@ -155,8 +156,7 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
                         pending.append(i)
                 if not verified:
                     verified = _verify_first(claim, scale, [done.get(k) for k in keys])
-                pending = longest_first(pending, units, previous_walls(claim.id, scale,
-                                                                      results_root))
+                pending = longest_first(pending, units, walls)
                 if pending and pool is None:
                     pool = make_executor(jobs, executor, address=address, gpus_per_unit=gpus,
                                          timeout_s=timeout_s, options=executor_options,

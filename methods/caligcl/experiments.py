@@ -27,7 +27,7 @@ from methods.common.params import is_int, is_real, require
 from methods.common.probes import logistic_probe_cv
 from methods.common.seeding import child_seed, numpy_rng, torch_generator
 from methods.common.threads import single_cpu_thread
-from methods.graphs.data import Graph, read_npy_zip
+from methods.graphs.data import Graph, load_graph
 from methods.graphs.evaluation import linear_probe, random_splits, training_free
 from methods.graphs.experiments import check_common, dataset
 from methods.graphs.grace import (
@@ -38,7 +38,7 @@ from methods.graphs.grace import (
     make_view,
     train_contrastive,
 )
-from repro.registry import Unavailable, data_dir, experiment
+from repro.registry import Unavailable, experiment
 
 from .losses import log_spart_pairs, partition_products
 from .model import CaliConfig, train_caligcl
@@ -299,19 +299,12 @@ def _grace_cfg(name: str, epochs: int, lr: float, tau: float) -> ContrastConfig:
 
 
 def load_real(name: str, seed: int) -> Graph:
-    """Cora through the shared loader; CiteSeer from ``$REPRO_DATA_DIR/graphs/citeseer.zip``
-    (the same dense-npy layout, read and validated by ``methods.graphs.data.read_npy_zip``)."""
+    """A real graph with a GRACE configuration (Cora, CiteSeer, ...) through the shared
+    loader (``methods.graphs.data.load_graph``: checksums, validation, a clear error naming
+    the file when absent)."""
     require(name in GRACE_CONFIG, "dataset_name", f"must be one of {tuple(GRACE_CONFIG)}",
             name)
-    if name == "cora":
-        return dataset("cora", seed, nodes=0, classes=0, features=0, avg_degree=0,
-                       homophily=0, signal=0)
-    path = data_dir() / "graphs" / f"{name}.zip"
-    if not path.is_file():
-        raise Unavailable(f"{name} not found: expected {path} (members {name}_adj.npy, "
-                          f"{name}_feat.npy, {name}_label.npy); set REPRO_DATA_DIR to the "
-                          "folder holding graphs/")
-    return read_npy_zip(path, prefix=name)
+    return load_graph(name)
 
 
 def probe_pair(model, t: GraphTensors, g: Graph, seed: int, splits: int) -> dict:

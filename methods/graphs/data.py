@@ -8,6 +8,11 @@ Two on-disk layouts are read:
 * the Planetoid raw format (``ind.cora.{x,tx,allx,y,ty,ally,graph,test.index}``) under
   ``graphs/cora/raw/`` or ``graphs/Cora/raw/`` (the layout torch_geometric downloads).
 
+Any other graph ``<name>`` is read from ``graphs/<name>.zip`` in the Cora zip layout
+(``<name>_adj.npy``, ``<name>_feat.npy``, ``<name>_label.npy``; e.g. CiteSeer and BAT in
+the shared data folder) by :func:`load_graph`, checked against ``graphs/SHA256SUMS`` when
+it lists the file.
+
 Everything is validated (shapes, symmetry, no self-loops, label range) before use.
 """
 
@@ -17,6 +22,7 @@ import functools
 import hashlib
 import io
 import pickle
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,3 +229,41 @@ def _read_cora(kind: str, path_s: str, stamp: tuple) -> Graph:
         raise ValueError(f"{path}: expected Cora's {n} nodes, {f} features and {c} classes, "
                          f"got {g.n}, {g.features.shape[1]} and {g.classes}")
     return g
+
+
+GRAPH_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+def load_graph(name: str, root: Path | None = None) -> Graph:
+    """The graph ``name``: Cora through :func:`load_cora` (zip or Planetoid files), any
+    other name from ``<root>/graphs/<name>.zip`` in the same layout as ``cora.zip``.
+
+    Raises ``Unavailable`` naming the file and its members when it is absent (a claim on
+    it is then `skipped` with that message), and ``ValueError`` naming the file when it is
+    there but damaged or invalid (checksum, members, shapes, symmetry, labels).
+    """
+    if not isinstance(name, str) or not GRAPH_NAME.match(name):
+        raise ValueError(f"graph name must match {GRAPH_NAME.pattern}, got {name!r}")
+    if name == "cora":
+        return load_cora(root)
+    root = Path(root) if root is not None else data_dir()
+    path = root / "graphs" / f"{name}.zip"
+    if not path.is_file():
+        raise Unavailable(
+            f"graph {name!r} not found: expected {path} holding {name}_adj.npy, "
+            f"{name}_feat.npy and {name}_label.npy (the layout of cora.zip); set "
+            "REPRO_DATA_DIR to the folder holding graphs/")
+    files = [path] + ([path.parent / "SHA256SUMS"] if (path.parent / "SHA256SUMS").is_file()
+                      else [])
+    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    return _read_named(name, str(path), stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_named(name: str, path_s: str, stamp: tuple) -> Graph:
+    path = Path(path_s)
+    try:
+        _check_sha(path)
+        return read_npy_zip(path, prefix=name)
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path}: unreadable or damaged ({type(e).__name__}: {e})") from None

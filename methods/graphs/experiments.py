@@ -17,7 +17,7 @@ from methods.common.seeding import numpy_rng
 from repro.registry import experiment
 
 from .csbm import FEATURE_KINDS, csbm
-from .data import Graph, load_cora
+from .data import Graph, load_cora, load_graph
 from .evaluation import training_free
 
 
@@ -29,12 +29,14 @@ def check_common(seed, device) -> None:
 def dataset(name: str, seed: int, *, nodes: int, classes: int, features: int,
             avg_degree: float, homophily: float, signal: float, stream: str = "graph"
             ) -> Graph:
-    """``cora`` (raises Unavailable when absent) or a seeded CSBM ``csbm_gaussian`` /
-    ``csbm_bow``."""
-    if name == "cora":
-        return load_cora()
+    """A seeded CSBM (``csbm_gaussian`` / ``csbm_bow``: the other arguments set it) or a
+    real graph by name: ``cora``, or any ``$REPRO_DATA_DIR/graphs/<name>.zip`` in Cora's
+    layout (``citeseer``, ``bat``, ...; raises Unavailable naming the file when absent)."""
     kinds = {f"csbm_{k}": k for k in FEATURE_KINDS}
-    require(name in kinds, "dataset", f"must be 'cora' or one of {tuple(kinds)}", name)
+    if name not in kinds:
+        require(isinstance(name, str) and not name.startswith("csbm_"), "dataset",
+                f"a CSBM must be one of {tuple(kinds)}", name)
+        return load_graph(name)
     require(is_int(nodes) and nodes >= 4 * classes, "nodes", "must be an int >= 4 classes",
             nodes)
     require(is_real(homophily) and 0 <= homophily <= 1, "homophily", "must be in [0, 1]",

@@ -245,3 +245,71 @@ def test_env_data_dir_used(monkeypatch, tmp_path):
     with pytest.raises(Unavailable):
         load_cora()
     assert os.environ["REPRO_DATA_DIR"] == str(tmp_path)
+
+
+def _write_named_zip(root: Path, name: str, a, x, y) -> Path:
+    (root / "graphs").mkdir(parents=True, exist_ok=True)
+    path = root / "graphs" / f"{name}.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for part, arr in (("adj", a), ("feat", x), ("label", y)):
+            buf = io.BytesIO()
+            np.save(buf, arr)
+            zf.writestr(f"{name}_{part}.npy", buf.getvalue())
+    return path
+
+
+def test_any_graph_in_the_cora_layout_is_a_dataset(tmp_path, monkeypatch):
+    """Issue 15 part 6: a graph the test writes as graphs/<name>.zip is read by name through
+    the experiments' ``dataset`` (validated: its self-loop is dropped), checked against
+    SHA256SUMS when listed there, and a missing one raises Unavailable naming the file."""
+    from methods.graphs.data import load_graph
+    from methods.graphs.experiments import dataset
+
+    a, x, y = _tiny()
+    a[0, 0] = 1  # a self-loop, as BAT ships them
+    path = _write_named_zip(tmp_path, "toygraph", a, x, y)
+    monkeypatch.setenv("REPRO_DATA_DIR", str(tmp_path))
+    g = dataset("toygraph", 0, nodes=0, classes=0, features=0, avg_degree=0, homophily=0,
+                signal=0)
+    assert (g.n, g.features.shape[1], g.classes) == (a.shape[0], x.shape[1], 3)
+    assert g.adj.diagonal().sum() == 0 and g.edges == a.shape[0] - 1
+    assert np.array_equal(g.labels, y)
+
+    (tmp_path / "graphs" / "SHA256SUMS").write_text(f"{'0' * 64}  toygraph.zip\n")
+    with pytest.raises(ValueError, match="SHA-256"):
+        load_graph("toygraph", tmp_path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / "graphs" / "SHA256SUMS").write_text(f"{digest}  toygraph.zip\n")
+    assert load_graph("toygraph", tmp_path).n == a.shape[0]
+
+    with pytest.raises(Unavailable, match=r"absent\.zip.*absent_adj\.npy"):
+        load_graph("absent", tmp_path)
+    with pytest.raises(ValueError, match="graph name"):
+        load_graph("../etc", tmp_path)
+    with pytest.raises(ValueError, match="a CSBM must be one of"):
+        dataset("csbm_typo", 0, nodes=0, classes=0, features=0, avg_degree=0, homophily=0,
+                signal=0)
+
+
+def test_wrong_members_name_the_file(tmp_path):
+    from methods.graphs.data import load_graph
+
+    a, x, y = _tiny()
+    (tmp_path / "graphs").mkdir()
+    _write_zip(tmp_path / "graphs" / "other.zip", a, x, y)  # cora_* members, wrong prefix
+    with pytest.raises(ValueError, match=r"other\.zip: missing member"):
+        load_graph("other", tmp_path)
+
+
+@pytest.mark.parametrize("name, shape", [("citeseer", (3327, 3703, 6)), ("bat", (131, 81, 4))])
+def test_shared_real_graphs_by_name(name, shape):
+    """The shared data folder's CiteSeer and BAT through the same loader (skipped where
+    REPRO_DATA_DIR does not hold them)."""
+    from methods.graphs.data import load_graph
+
+    try:
+        g = load_graph(name)
+    except Unavailable as e:
+        pytest.skip(str(e))
+    assert (g.n, g.features.shape[1], g.classes) == shape
+    assert g.adj.diagonal().sum() == 0 and (g.adj != g.adj.T).nnz == 0

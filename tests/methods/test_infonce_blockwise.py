@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from methods.common.infonce import info_nce, nt_xent
-from methods.common.infonce_blockwise import info_nce_blockwise, nt_xent_blockwise
+from methods.common.infonce_blockwise import BLOCKWISE_FROM, info_nce_blockwise, nt_xent_blockwise
 
 DT = torch.float64
 TAUS = [1e-4, 1e-2, 1.0, 1e4]
@@ -216,3 +216,24 @@ def test_memory_is_linear_in_the_batch():
                          timeout=300, check=True)
     extra_mib = json.loads(out.stdout.strip().splitlines()[-1])["extra_kib"] / 1024
     assert extra_mib < 120, extra_mib
+
+
+@pytest.mark.parametrize("n", [BLOCKWISE_FROM - 1, BLOCKWISE_FROM])
+def test_auto_switches_to_blockwise_at_the_benchmarked_size(monkeypatch, n):
+    """nt_xent_auto: the dense reference below BLOCKWISE_FROM pairs, the blockwise loss from
+    there on, with the reference's value and gradient either way (float64, 1e-12)."""
+    import methods.common.infonce_blockwise as bw
+
+    g = torch.Generator().manual_seed(n)
+    z1 = torch.randn(n, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    z2 = torch.randn(n, 8, generator=g, dtype=torch.float64)
+    calls = []
+    real = bw.nt_xent_blockwise
+    monkeypatch.setattr(bw, "nt_xent_blockwise", lambda *a, **k: calls.append(1) or real(*a, **k))
+    got = bw.nt_xent_auto(z1, z2, temperature=0.5, similarity="cosine")
+    assert len(calls) == (1 if n >= BLOCKWISE_FROM else 0)
+    (g_got,) = torch.autograd.grad(got, z1)
+    ref = nt_xent(z1, z2, temperature=0.5, similarity="cosine")
+    (g_ref,) = torch.autograd.grad(ref, z1)
+    assert torch.allclose(got, ref, rtol=1e-12, atol=0)
+    assert torch.allclose(g_got, g_ref, rtol=1e-9, atol=1e-15)
