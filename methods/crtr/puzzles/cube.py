@@ -186,6 +186,32 @@ def _kernel():
     return _kernel_fn or None
 
 
+def _run_chunks(fn, states, m, dst, src, out, parts: int) -> int:
+    """The kernel over ~4 chunks per thread that the calling thread and parts - 1 pool
+    threads take in turn (a thread that the busy machine does not schedule leaves its share
+    to the others; one that never started is cancelled). Returns the kernel's flag."""
+    global _pool
+    if _pool is None or _pool[0] < parts - 1:
+        _pool = (parts - 1, ThreadPoolExecutor(parts - 1, thread_name_prefix="cube-moves"))
+    cut = np.linspace(0, len(states), 4 * parts + 1).astype(int)
+    todo = iter(range(len(cut) - 1))  # next() on it is atomic under the GIL
+    flags = [-1]
+
+    def work():
+        for c in todo:
+            a, z = cut[c], cut[c + 1]
+            r = fn(states[a:z], m[a:z], dst, src, out[a:z])
+            if r >= 0:
+                flags.append(r)
+
+    futs = [_pool[1].submit(work) for _ in range(parts - 1)]
+    work()
+    for f in futs:
+        if not f.cancel():
+            f.result()
+    return max(flags)
+
+
 def kernel_available() -> bool:
     """Load the compiled move kernel now (normally loaded lazily); True if it is in use."""
     return _kernel() is not None
@@ -222,13 +248,7 @@ def apply_moves(states: np.ndarray, moves, n: int, *, threads: int = 1) -> np.nd
     if parts == 1:
         bad = fn(states, m, dst, src, out)
     else:
-        if _pool is None or _pool[0] < parts - 1:
-            _pool = (parts - 1, ThreadPoolExecutor(parts - 1, thread_name_prefix="cube-moves"))
-        cut = np.linspace(0, b, parts + 1).astype(int)
-        futs = [_pool[1].submit(fn, states[a:z], m[a:z], dst, src, out[a:z])
-                for a, z in zip(cut[1:-1], cut[2:])]
-        bad = max([fn(states[:cut[1]], m[:cut[1]], dst, src, out[:cut[1]])]
-                  + [f.result() for f in futs])
+        bad = _run_chunks(fn, states, m, dst, src, out, parts)
     if bad >= 0:  # a move out of range: the reference raises exactly as before
         return _apply_moves_reference(states, moves, n)
     return out
