@@ -3,16 +3,24 @@
     python benchmarks/bench_cube.py --out results/benchmarks
 
 1. Batched 3x3x3 moves per second on the CPU: ``cube.apply_moves`` on a (B, 54) int8 batch
-   with one random quarter turn per state (a gather), against the pure-Python libraries
-   magiccube and pycuber turning one cube at a time (bench-only dependencies:
-   ``pip install -e ".[bench]"``). All in one process, interleaved repeats, median; the
-   ratio ours / theirs is the goal (>= 50x). Before timing, a random 200-move sequence is
-   applied both ways and compared as a sanity check of the move semantics where the
-   library exposes its stickers (magiccube: colour counts per face and solved-after-inverse;
-   no facelet-order mapping is attempted).
+   with one random quarter turn per state -- the old formula (``take_along_axis`` through a
+   (B, 54) int64 index array, kept as ``cube._apply_moves_reference``) against the new
+   copy-and-patch kernel, on one core and on two (the batch split in halves over two
+   threads; the kernel releases the GIL), beside a bandwidth bound measured in the same
+   run: memcpy of a buffer of the batch's size (1 and 2 threads), divided by the bytes a
+   state-move must move (read 54 B + write 54 B + the 8 B move id; the patch tables, 480 B,
+   stay in L1). A large batch (``--large-batch``, beyond the L2 cache) is measured the
+   same way against a memcpy of its size. Also the pure-Python libraries magiccube and
+   pycuber turning one cube at a time (bench-only dependencies: ``pip install -e
+   ".[bench]"``). All in one process, interleaved repeats, median. Before timing, a random
+   200-move sequence is applied both ways and compared as a sanity check of the move
+   semantics where the library exposes its stickers (magiccube: colour counts per face and
+   solved-after-inverse; no facelet-order mapping is attempted).
 2. Full 2x2x2 breadth-first enumeration (3,674,160 states; quarter- and half-turn
    metrics), wall time including the coordinate move tables (goal < 60 s on 2 cores);
-   counts checked against God's number.
+   counts checked against God's number; beside it a bandwidth lower bound (states x moves
+   x bytes per generated neighbour / a large-buffer memcpy bandwidth, argued in
+   ``bfs_bound``).
 3. Best-first search throughput (tree nodes per second) on the 2x2x2 and the 3x3x3 with
    an untrained 256-wide scoring MLP (one thread) and with a constant score (search
    overhead only).
@@ -30,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -78,14 +87,109 @@ def version(pkg: str) -> str:
 
 # ---- 1. moves per second ------------------------------------------------------------------
 
+S3 = 54  # stickers of a 3x3x3 state (int8)
+BYTES_NEW = S3 + S3 + 8  # read the state, write the moved state, read the int64 move id
+BYTES_OLD = BYTES_NEW + 2 * 8 * S3  # + write and read back the (B, 54) int64 index array
+POOL = ThreadPoolExecutor(1)  # the second thread of the two-thread measurements
 
-def time_ours(batch: int, n_moves: int, rng) -> float:
-    s = cube.scramble(rng, batch, 20)
+
+def _halves(n):
+    return ((0, n // 2), (n // 2, n))
+
+
+def apply_old_2threads(s, m):
+    out = np.empty_like(s)
+
+    def work(a, z):
+        out[a:z] = cube._apply_moves_reference(s[a:z], m[a:z], 3)
+
+    (a0, z0), (a1, z1) = _halves(len(s))
+    f = POOL.submit(work, a1, z1)
+    work(a0, z0)
+    f.result()
+    return out
+
+
+APPLY = {
+    "old_1core": lambda s, m: cube._apply_moves_reference(s, m, 3),
+    "new_1core": lambda s, m: cube.apply_moves(s, m, 3),
+    "old_2threads": apply_old_2threads,
+    "new_2threads": lambda s, m: cube.apply_moves(s, m, 3, threads=2),
+}
+
+
+def moves_timer(apply, s0, moves):
+    """State-moves per second of ``len(moves)`` batched moves from ``s0``."""
+    def run():
+        s = s0
+        t0 = time.perf_counter()
+        for m in moves:
+            s = apply(s, m)
+        return s0.shape[0] * len(moves) / (time.perf_counter() - t0)
+    return run
+
+
+def memcpy_timer(n_bytes, reps, threads):
+    """memcpy bandwidth (bytes read + written per second) of an n_bytes buffer; two threads
+    each copy their half ``reps`` times (one hand-off per measurement, so that this is a
+    bandwidth, not the threads' hand-off latency)."""
+    src = np.ones(n_bytes, np.int8)
+    dst = np.empty_like(src)
+
+    def copies(a, z):
+        for _ in range(reps):
+            np.copyto(dst[a:z], src[a:z])
+
+    def run():
+        t0 = time.perf_counter()
+        if threads == 1:
+            copies(0, n_bytes)
+        else:
+            (a0, z0), (a1, z1) = _halves(n_bytes)
+            f = POOL.submit(copies, a1, z1)
+            copies(a0, z0)
+            f.result()
+        return 2 * n_bytes * reps / (time.perf_counter() - t0)
+    return run
+
+
+def batch_rates(batch, n_moves, repeats, rng, log, tag) -> dict:
+    """Interleaved old / new kernels and memcpy (1 and 2 threads) on one batch size."""
+    s0 = cube.scramble(rng, batch, 20)
     moves = rng.integers(0, 12, (n_moves, batch))
-    t0 = time.perf_counter()
-    for m in moves:
-        s = cube.apply_moves(s, m, 3)
-    return batch * n_moves / (time.perf_counter() - t0)
+    for k, f in APPLY.items():  # bit-identical results before timing
+        if k != "old_1core" and not np.array_equal(f(s0, moves[0]), APPLY["old_1core"](
+                s0, moves[0])):
+            raise AssertionError(f"{k} differs from the reference formula")
+    reps = max(1, int(2e8 // (batch * S3)))  # ~200 MB of memcpy per measurement
+    timers = {k: moves_timer(f, s0, moves) for k, f in APPLY.items()}
+    timers |= {"memcpy_1core": memcpy_timer(batch * S3, reps, 1),
+               "memcpy_2threads": memcpy_timer(batch * S3, reps, 2)}
+    for f in timers.values():  # warm-up
+        f()
+    names = list(timers)
+    rates = {k: [] for k in names}
+    for r in range(repeats):
+        for k in names[r % len(names):] + names[: r % len(names)]:
+            rates[k].append(timers[k]())
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    out = {"batch": batch, "batched_moves": n_moves, "memcpy_reps": reps,
+           "state_bytes": batch * S3}
+    for k in APPLY:
+        cores = k.split("_")[1]
+        bw = med[f"memcpy_{cores}"]
+        bound = bw / BYTES_NEW
+        out[k] = {"median_state_moves_per_s": med[k], "per_repeat": rates[k],
+                  "bound_state_moves_per_s": bound, "ratio_ours_over_bound": med[k] / bound}
+    for cores in ("1core", "2threads"):
+        out[f"memcpy_{cores}"] = {"median_bytes_per_s": med[f"memcpy_{cores}"],
+                                  "per_repeat": rates[f"memcpy_{cores}"]}
+        out[f"new_{cores}"]["ratio_new_over_old"] = med[f"new_{cores}"] / med[f"old_{cores}"]
+        out[f"new_{cores}"]["goal_10M_met"] = bool(med[f"new_{cores}"] >= 1e7)
+    log(f"moves/s ({tag}, B={batch:,}): " + ", ".join(
+        f"{k} {med[k]:,.0f}" for k in APPLY) + f"; memcpy {med['memcpy_1core'] / 1e9:.1f} / "
+        f"{med['memcpy_2threads'] / 1e9:.1f} GB/s")
+    return out
 
 
 def time_magiccube(n_moves: int, rng) -> float:
@@ -122,8 +226,17 @@ def sanity(rng) -> dict:
 
 def bench_moves(args, log) -> dict:
     rng = np.random.default_rng(0)
+    if not cube.kernel_available():
+        raise SystemExit("the numba move kernel is unavailable: nothing new to measure")
+    load = [round(x, 2) for x in os.getloadavg()]
+    out = {"bytes_per_state_move": {"new": BYTES_NEW, "old": BYTES_OLD},
+           "loadavg_before": load,
+           "batch": batch_rates(args.batch, args.batched_moves, args.repeats, rng, log,
+                                "benchmark batch"),
+           "large_batch": batch_rates(args.large_batch, args.large_batch_moves,
+                                      args.large_repeats, rng, log, "large batch")}
     impls = {
-        "ours": lambda: time_ours(args.batch, args.batched_moves, rng),
+        "ours": lambda: moves_timer(APPLY["new_1core"], *_lib_batch(args, rng))(),
         "magiccube": lambda: time_magiccube(args.library_moves, rng),
         "pycuber": lambda: time_pycuber(args.library_moves // 10, rng),
     }
@@ -135,35 +248,67 @@ def bench_moves(args, log) -> dict:
         for k in names[r % 3:] + names[: r % 3]:
             rates[k].append(impls[k]())
     med = {k: statistics.median(v) for k, v in rates.items()}
-    out = {k: {"median_moves_per_s": med[k], "per_repeat": rates[k]} for k in impls}
+    lib = {k: {"median_moves_per_s": med[k], "per_repeat": rates[k]} for k in impls}
     for k in ("magiccube", "pycuber"):
-        out[k]["ratio_ours_over"] = med["ours"] / med[k]
-        out[k]["goal_50x_met"] = bool(med["ours"] / med[k] >= 50)
+        lib[k]["ratio_ours_over"] = med["ours"] / med[k]
+        lib[k]["goal_50x_met"] = bool(med["ours"] / med[k] >= 50)
+    out["libraries"] = lib
     out["sanity"] = sanity(rng)
-    log(f"moves/s: {{{', '.join(f'{k}: {v:,.0f}' for k, v in med.items())}}}")
+    out["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    log(f"libraries moves/s: {{{', '.join(f'{k}: {v:,.0f}' for k, v in med.items())}}}")
     return out
+
+
+def _lib_batch(args, rng):
+    return cube.scramble(rng, args.batch, 20), rng.integers(0, 12, (args.batched_moves,
+                                                                  args.batch))
 
 
 # ---- 2. 2x2x2 BFS --------------------------------------------------------------------------
 
 
+BFS_BYTES_PER_NEIGHBOUR = 4 + 4 + 1  # write its index (uint32 suffices), read it back, dist byte
+BFS_BYTES_PER_STATE = 4 + 1  # read it from the frontier once, write its distance once
+
+
 def bench_bfs(args, log) -> dict:
+    """Wall time of the full enumeration beside a bandwidth lower bound: any frontier BFS over
+    the index space must, per (state, move), write the neighbour's index and read it back to
+    look its distance up (4 + 4 B as uint32 -- 3,674,160 < 2^32 -- and 1 B of the uint8
+    table, generously counted as 1 B although a random read moves a cache line), and per
+    state read it from the frontier and write its distance (5 B). bound = states x (moves x
+    9 + 5) B / the memcpy bandwidth of a 64 MB buffer (the size of the largest neighbour
+    array, int64), measured just before and after (median of 6). Compute (division, the
+    table gathers, np.unique's sort) is not in the bound."""
+    bw_timer = memcpy_timer(64 * 2**20, 3, 1)
+    bws = [bw_timer() for _ in range(3)]
     out = {}
     for metric in ("qtm", "htm"):
         pocket.coordinate_tables.cache_clear()
         c0 = time.process_time()
         t0 = time.perf_counter()
-        pocket.coordinate_tables(metric)
+        ptab, _, _ = pocket.coordinate_tables(metric)
         t1 = time.perf_counter()
         d = pocket.bfs(metric)
         t2 = time.perf_counter()
         cpu = time.process_time() - c0
         c = pocket.counts(d)
         out[metric] = {"tables_s": t1 - t0, "bfs_s": t2 - t1, "total_s": t2 - t0, "cpu_s": cpu,
-                       "states": int(c.sum()), "gods_number": int(len(c) - 1),
+                       "states": int(c.sum()), "moves": int(ptab.shape[0]),
+                       "gods_number": int(len(c) - 1),
                        "gods_number_ok": int(len(c) - 1) == pocket.GODS_NUMBER[metric],
                        "goal_60s_met": (t2 - t0) < 60}
         log(f"BFS {metric}: {t2 - t0:.2f} s, {c.sum():,} states, depth {len(c) - 1}")
+    bws += [bw_timer() for _ in range(3)]
+    bw = statistics.median(bws)
+    for r in out.values():
+        r["bound_bytes"] = r["states"] * (r["moves"] * BFS_BYTES_PER_NEIGHBOUR
+                                          + BFS_BYTES_PER_STATE)
+        r["bound_s"] = r["bound_bytes"] / bw
+        r["ratio_bfs_over_bound"] = r["bfs_s"] / r["bound_s"]
+    out["memcpy_64MB_bytes_per_s"] = {"median": bw, "per_repeat": bws}
+    log(f"BFS bound: memcpy 64 MB {bw / 1e9:.1f} GB/s, qtm {out['qtm']['bound_s'] * 1e3:.1f} ms,"
+        f" htm {out['htm']['bound_s'] * 1e3:.1f} ms")
     return out
 
 
@@ -197,44 +342,112 @@ def bench_search(args, log) -> dict:
     return out
 
 
+def _moves_table(r, title) -> list[str]:
+    bw1 = r["memcpy_1core"]["median_bytes_per_s"]
+    bw2 = r["memcpy_2threads"]["median_bytes_per_s"]
+    lines = [f"{title}: batch of {r['batch']:,} int8 (B, 54) states ({r['state_bytes'] / 1e6:.2f} "
+             f"MB), {r['batched_moves']} batched moves per measurement; memcpy "
+             f"{r['memcpy_1core']['median_bytes_per_s'] / 1e9:.1f} GB/s on 1 thread, "
+             f"{r['memcpy_2threads']['median_bytes_per_s'] / 1e9:.1f} GB/s on 2 (same buffer "
+             "size, read + write bytes per second; 2 / 1 thread = "
+             f"{bw2 / bw1:.2f}"
+             ": how much of a second core this run had).", "",
+             "| implementation | cores | state-moves / s | bound (memcpy / 116 B) | ours / bound "
+             "| new / old | goal >= 10 M/s |", "|---|---|---|---|---|---|---|"]
+    for k, label in (("old_1core", "old: `take_along_axis` gather"),
+                     ("new_1core", "new: copy-and-patch kernel"),
+                     ("old_2threads", "old: `take_along_axis` gather"),
+                     ("new_2threads", "new: copy-and-patch kernel")):
+        x = r[k]
+        new = k.startswith("new")
+        gain = f"{x['ratio_new_over_old']:.1f}x" if new else "-"
+        goal = ("met" if x["goal_10M_met"] else "NOT met") if new else "-"
+        lines.append(
+            f"| {label} | {'1' if '1core' in k else '2 (threads)'} | "
+            f"{x['median_state_moves_per_s']:,.0f} | {x['bound_state_moves_per_s']:,.0f} | "
+            f"{x['ratio_ours_over_bound']:.3f} | "
+            f"{gain} | {goal} |")
+    return lines
+
+
 def markdown(res) -> str:
     p, cfg, mv = res["provenance"], res["config"], res["moves"]
+    lib = mv["libraries"]
     lines = [
         "# Cube benchmark: batched moves, 2x2x2 BFS, search throughput",
         "",
         f"Generated by `{cfg['command']}` on {p['date_utc']}.",
         "",
-        f"numpy {p['numpy']}, torch {p['torch']}, magiccube {p['magiccube']}, pycuber "
-        f"{p['pycuber']}, Python {p['python']}; CPU: {p['cpu_model']} ({p['logical_cpus']} "
-        f"logical CPUs, shared with other jobs); torch threads {p['torch_threads']}; load "
-        f"average at start / end {p['loadavg_start']} / {p['loadavg_end']}; git "
-        f"{p['git']['commit']}.",
+        f"numpy {p['numpy']}, numba {p['numba']}, torch {p['torch']}, magiccube "
+        f"{p['magiccube']}, pycuber {p['pycuber']}, Python {p['python']}; CPU: {p['cpu_model']} "
+        f"({p['logical_cpus']} logical CPUs, shared with other jobs); torch threads "
+        f"{p['torch_threads']}; git {p['git']['commit']}.",
         "",
-        f"## 3x3x3 quarter turns per second (median of {cfg['repeats']} interleaved repeats)",
+        f"**Loaded machine**: 1-min load average {p['loadavg_start'][0]} at the start, "
+        f"{mv['loadavg_before'][0]} / {mv['loadavg_after'][0]} around the move measurements, "
+        f"{p['loadavg_end'][0]} at the end (2 cores shared with other jobs). Absolute rates "
+        "are from a busy machine, the two-thread ones most of all (the second thread competes "
+        "for a busy core); the ratios within one run (ours / bound, new / old) are what count.",
         "",
-        f"Ours: one random move per state on a batch of {cfg['batch']:,} int8 (B, 54) states "
-        f"(`take_along_axis` gather), {cfg['batched_moves']} batched moves per measurement. "
-        "Libraries: one cube, one move at a time.",
+        f"## 3x3x3 quarter turns per second (median of {cfg['repeats']} / "
+        f"{cfg['large_repeats']} interleaved repeats)",
+        "",
+        "One random quarter turn per state. *Old*: `take_along_axis` through the (B, 54) int64 "
+        "index array `move_tables(3)[moves]` (kept as `cube._apply_moves_reference`). *New* "
+        "(`cube.apply_moves`): copy the batch, then a numba kernel (nogil) rewrites the 20 "
+        "stickers the state's move changes (a quarter turn leaves 34 of 54 in place). Two "
+        "cores: `apply_moves(..., threads=2)`, the batch cut in 8 chunks that the calling "
+        "thread and one pool thread take in turn (the kernel releases the GIL); the old "
+        "formula split in two halves over two threads in the benchmark. The per-call thread "
+        "hand-off (tens of microseconds, more when the other core is busy) is part of the "
+        "two-core rate, not of its bound. Results bit-identical to the old formula "
+        "(checked before timing and in tests/methods/test_cube_kernel.py).",
+        "",
+        f"Bytes per state-move: read the 54 B state, write the 54 B moved state, read the 8 B "
+        f"int64 move id = {mv['bytes_per_state_move']['new']} B (the uint8 patch tables, "
+        "2 x 12 x 20 B, stay in L1). The bound is the memcpy bandwidth of a buffer of the "
+        "batch's size, "
+        "measured in the same run and thread count, divided by that. (The old formula also "
+        "writes and reads back 432 B of int64 indices per state: "
+        f"{mv['bytes_per_state_move']['old']} B, its own bound would be 8x lower.)",
+        "",
+        *_moves_table(mv["batch"], "Benchmark batch"),
+        "",
+        *_moves_table(mv["large_batch"], "Large batch (beyond L2)"),
+        "",
+        "Against the pure-Python libraries (one cube, one move at a time; ours = the new "
+        "kernel on one core, benchmark batch):",
         "",
         "| implementation | moves / s | ours / it | goal >= 50x |",
         "|---|---|---|---|",
-        f"| ours (`methods.crtr.puzzles.cube`) | {mv['ours']['median_moves_per_s']:,.0f} | - | - |",
+        f"| ours (`methods.crtr.puzzles.cube`) | {lib['ours']['median_moves_per_s']:,.0f} "
+        "| - | - |",
     ]
     for k in ("magiccube", "pycuber"):
-        r = mv[k]
+        r = lib[k]
         lines.append(f"| {k} | {r['median_moves_per_s']:,.0f} | {r['ratio_ours_over']:,.0f}x | "
                      f"{'met' if r['goal_50x_met'] else 'NOT met'} |")
     s = mv["sanity"]
+    bfs = res["bfs"]
     lines += ["", "Sanity (200 random moves, then their inverses, must give solved): "
               + ", ".join(f"{k.replace('_solved_after_inverse', '')} {'ok' if v else 'FAILED'}"
                           for k, v in s.items()) + ".",
               "", "## Full 2x2x2 breadth-first enumeration (goal < 60 s)", "",
-              "Wall times on a shared machine; CPU time of the process beside them.", "",
-              "| metric | move tables (s) | BFS (s) | total wall (s) | total CPU (s) | states | "
-              "God's number | goal (wall) |",
-              "|---|---|---|---|---|---|---|---|"]
-    for m, r in res["bfs"].items():
+              "Wall times on a shared machine; CPU time of the process beside them. Bound: a "
+              "bandwidth lower bound for any frontier BFS over the 3,674,160 indices: per "
+              f"(state, move) write the neighbour's index and read it back (uint32, 4 + 4 B) and "
+              f"read its distance byte (1 B), per state read it from the frontier and write its "
+              f"distance (5 B): states x (moves x 9 + 5) B / memcpy bandwidth of a 64 MB buffer "
+              f"({bfs['memcpy_64MB_bytes_per_s']['median'] / 1e9:.1f} GB/s, same run). It "
+              "leaves out all compute (the int64 division, the table gathers, np.unique's sort).",
+              "",
+              "| metric | move tables (s) | BFS (s) | bound (s) | BFS / bound | total wall (s) "
+              "| total CPU (s) | states | God's number | goal (wall) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for m in ("qtm", "htm"):
+        r = bfs[m]
         lines.append(f"| {m.upper()} | {r['tables_s']:.2f} | {r['bfs_s']:.2f} | "
+                     f"{r['bound_s']:.4f} | {r['ratio_bfs_over_bound']:,.0f}x | "
                      f"{r['total_s']:.2f} | {r['cpu_s']:.2f} | {r['states']:,} | "
                      f"{r['gods_number']} "
                      f"({'ok' if r['gods_number_ok'] else 'WRONG'}) | "
@@ -256,7 +469,10 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=10000)
     ap.add_argument("--batched-moves", type=int, default=50)
     ap.add_argument("--library-moves", type=int, default=5000)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--large-batch", type=int, default=500_000)
+    ap.add_argument("--large-batch-moves", type=int, default=3)
+    ap.add_argument("--large-repeats", type=int, default=3)
     ap.add_argument("--search-roots", type=int, default=20)
     ap.add_argument("--search-nodes", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=1)
@@ -274,7 +490,7 @@ def main(argv=None):
                                                       *sys.argv[1:]])}
     res["provenance"] = {
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "numpy": np.__version__, "torch": torch.__version__,
+        "numpy": np.__version__, "numba": version("numba"), "torch": torch.__version__,
         "magiccube": version("magiccube"), "pycuber": version("pycuber"),
         "python": platform.python_version(), "cpu_model": cpu_model(),
         "logical_cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
