@@ -146,10 +146,9 @@ def bfs(metric: str = "qtm", max_depth: int | None = None) -> np.ndarray:
         p, t = frontier // N_TWIST, frontier % N_TWIST
         nxt = (ptab[:, p] * N_TWIST + ttab[:, t]).reshape(-1)
         nxt = nxt[dist[nxt] == UNSEEN]
-        nxt = np.unique(nxt)
         depth += 1
-        dist[nxt] = depth
-        frontier = nxt
+        dist[nxt] = depth  # duplicates write the same byte: no sort needed (issue 20)
+        frontier = np.flatnonzero(dist == depth)  # sorted and unique, as np.unique gave
     return dist
 
 
