@@ -31,6 +31,7 @@ from methods.common.timeseries import (
 )
 from repro.registry import Unavailable, experiment
 
+from .augment import random_rotations, rotate_triplets
 from .models import LWA
 from .synthetic import gabor_burst, imu_windows, pulse_train
 from .training import (
@@ -338,6 +339,21 @@ def _standardise_channels(x_tr: np.ndarray, x_te: np.ndarray):
     return (x_tr - mu) / sd, (x_te - mu) / sd
 
 
+def rotation_invariance_ratio(f, f_rot, y, f_train) -> float:
+    """How far a rotation moves a representation, relative to how far apart the classes are:
+    mean_i |f_i - f_rot_i| / mean_{i, j: y_i != y_j} |f_i - f_j|, on features standardised
+    with the training statistics (as the probe sees them). 0: rotation-invariant (the
+    orientation is erased); about 1 or more: a rotation moves a window as far as a change of
+    class does (the orientation is kept)."""
+    sc = StandardScaler().fit(np.asarray(f_train, dtype=np.float64).reshape(len(f_train), -1))
+    a = sc.transform(np.asarray(f, dtype=np.float64).reshape(len(f), -1))
+    b = sc.transform(np.asarray(f_rot, dtype=np.float64).reshape(len(f_rot), -1))
+    moved = np.linalg.norm(a - b, axis=1).mean()
+    d = np.linalg.norm(a[:, None, :] - a[None, :, :], axis=-1)
+    between = d[np.asarray(y)[:, None] != np.asarray(y)[None, :]].mean()
+    return float(moved / between)
+
+
 @experiment("fp_orientation_invariance")
 def fp_orientation_invariance(*, seed: int, device: str = "cpu", n_train: int = 2000,
                               n_test: int = 1000, label_frac: float = 0.1, epochs: int = 20,
@@ -360,7 +376,15 @@ def fp_orientation_invariance(*, seed: int, device: str = "cpu", n_train: int = 
     rng = numpy_rng(seed, "imu")
     xtr, ytr = imu_windows(n_train, rng)
     xte, yte = imu_windows(n_test, rng)
-    xtr, xte = _standardise_channels(xtr, xte)
+    # issue 16: the direct measurement. Every static test window is also encoded after a
+    # uniform random 3-D rotation of both sensor triplets (before standardisation, like a
+    # re-mounted device); the rotated copies ride along after the test set.
+    s_idx = np.flatnonzero(yte < 3)
+    xrot = rotate_triplets(torch.from_numpy(xte[s_idx]),
+                           random_rotations(len(s_idx), torch_generator(seed, "imu-rot"),
+                                            torch.float64)).numpy()
+    xtr, xte = _standardise_channels(xtr, np.concatenate([xte, xrot]))
+    xte, xrot = xte[:n_test], xte[n_test:]
     lab = stratified_subset(ytr, max(5, int(round(label_frac * n_train))), seed=0)
     static = yte < 3
     scales = default_scales(xtr.shape[-1], n_scales)
@@ -374,16 +398,32 @@ def fp_orientation_invariance(*, seed: int, device: str = "cpu", n_train: int = 
         out[f"acc_{name}"] = _probe(f_tr, ytr[lab], f_te, yte, seed)
         out[f"static_acc_{name}"] = _probe(f_tr, ytr[lab], f_te[static], yte[static], seed)
 
+    def invariance(name, f_tr, f_all):
+        """Rotation-invariance ratio of the static test windows (see the helper)."""
+        f_all = np.asarray(f_all)
+        out[f"rot_ratio_{name}"] = rotation_invariance_ratio(
+            f_all[s_idx], f_all[n_test:], yte[s_idx], f_tr)
+
     with single_cpu_thread(device), threadpool_limits(1):
-        v_tr, v_te = _views(xtr, scales), _views(xte, scales)
+        x_all = np.concatenate([xte, xrot])
+        v_tr, v_te = _views(xtr, scales), _views(x_all, scales)
         probe("raw", xtr.reshape(n_train, -1), xte.reshape(n_test, -1))
+        invariance("raw", xtr.reshape(n_train, -1), x_all.reshape(len(x_all), -1))
         (u_tr, u_te), _, (f_tr, f_te), info = _lwa_run(seed, 6, len(scales), v_tr, v_te, width,
                                                        blocks, train_kw)
-        probe("untrained_views", torch.cat(u_tr, 1), torch.cat(u_te, 1))
-        probe("lwa", f_tr, f_te)
-        _, trained, _ = _simclr_run(seed, 6, to_torch(xtr), to_torch(xte), width, blocks,
-                                    train_kw, aug)
-        probe("simclr_rot", *trained)
+        u_te = torch.cat(u_te, 1)
+        probe("untrained_views", torch.cat(u_tr, 1), u_te[:n_test])
+        invariance("untrained_views", torch.cat(u_tr, 1), u_te)
+        probe("lwa", f_tr, f_te[:n_test])
+        invariance("lwa", f_tr, f_te)
+        uf_tr, uf_te = info["untrained_features"]
+        invariance("lwa_untrained", uf_tr, uf_te)
+        s_untrained, trained, _ = _simclr_run(seed, 6, to_torch(xtr), to_torch(x_all), width,
+                                              blocks, train_kw, aug)
+        probe("simclr_rot", trained[0], trained[1][:n_test])
+        invariance("simclr_rot", *trained)
+        invariance("simclr_untrained", *s_untrained)
+        out["lwa_ntx_final"], out["lwa_ntx_chance"] = info["ntx_final"], info["ntx_chance"]
     out["static_gain_pp"] = out["static_acc_lwa"] - out["static_acc_simclr_rot"]
     out["gain_pp"] = out["acc_lwa"] - out["acc_simclr_rot"]
     return out
