@@ -32,6 +32,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claim: a claim file run as a test")
+    # every xdist worker, not only the claim items: tests that run claims in-process
+    # (executors, faults) oversubscribed the CPU otherwise
+    _share_cores_with_other_workers()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -48,16 +51,17 @@ class ClaimFile(pytest.File):
 
 
 def _share_cores_with_other_workers() -> None:
-    """Under pytest-xdist, give each worker its share of the cores: torch's default of one
-    thread per core in every worker oversubscribes the CPU (seen here: 1.5 s units taking
-    30 s with two workers on two cores)."""
+    """Under pytest-xdist, give each worker its share of the cores, in torch and in the
+    BLAS/OpenMP pools: the default of one thread per core in every worker oversubscribes the
+    CPU (seen here: 1.5 s units taking 30 s with two workers on two cores; a test running a
+    paper claim in-process took 54 s a unit beside another busy core, 10 s alone)."""
     import os
 
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     if workers > 1:
-        import torch
+        from .executors import limit_threads
 
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        limit_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 class ClaimMismatch(Exception):

@@ -198,24 +198,31 @@ def _geometry(h_t: torch.Tensor, h_F: torch.Tensor, m: int = 200) -> dict:
 
 
 def _lwa_run(seed: int, channels: int, n_scales: int, v_tr: Views, v_te: Views, width: int,
-             blocks: int, train_kw: dict, views: tuple[str, ...] = ("F", "W")):
+             blocks: int, train_kw: dict, views: tuple[str, ...] = ("F", "W"),
+             segments: int = 0):
     """LWA-lite from its seeded initialisation: ([h_t, h_F, h_W] untrained on train/test,
     the same trained, the inference features [h_t, Phi_F(h_t), Phi_W(h_t)], training info).
     ``info['untrained_features']``: the inference feature of the same model at its
-    initialisation (untrained encoders and mappers), the matched control."""
+    initialisation (untrained encoders and mappers), the matched control. ``segments`` > 0:
+    both inference features are read out per time stretch (``LWA.segment_features``)."""
     torch.manual_seed(child_seed(seed, "init-lwa"))
     lwa = LWA(channels, n_scales, width=width, blocks=blocks, views=views,
               bins=v_tr.mag.shape[-1])
     lwa.eval()
     untrained = (encode_all(lwa, v_tr), encode_all(lwa, v_te))
-    with torch.no_grad():
-        untrained_features = (lwa.features(untrained[0][0]), lwa.features(untrained[1][0]))
+
+    def readout(h_tr, h_te):
+        lwa.eval()
+        with torch.no_grad():
+            if segments:
+                return tuple(torch.cat([lwa.segment_features(v.x[s:s + 512], segments)
+                                        for s in range(0, len(v.x), 512)]) for v in (v_tr, v_te))
+            return lwa.features(h_tr[0]), lwa.features(h_te[0])
+    untrained_features = readout(*untrained)
     info = train_lwa(lwa, v_tr, gen=torch_generator(seed, "lwa"), **train_kw)
     info["untrained_features"] = untrained_features
     h_tr, h_te = encode_all(lwa, v_tr), encode_all(lwa, v_te)
-    with torch.no_grad():
-        feats = (lwa.features(h_tr[0]), lwa.features(h_te[0]))
-    return untrained, (h_tr, h_te), feats, info
+    return untrained, (h_tr, h_te), readout(h_tr, h_te), info
 
 
 def _simclr_run(seed: int, channels: int, x_tr: torch.Tensor, x_te: torch.Tensor, width: int,
@@ -360,7 +367,8 @@ def fp_orientation_invariance(*, seed: int, device: str = "cpu", n_train: int = 
                               batch: int = 128, lr: float = 3e-3, tau: float = 0.15,
                               width: int = 32, blocks: int = 4, n_scales: int = 16,
                               jitter_sigma: float = 0.1, scale_sigma: float = 0.1,
-                              max_segments: int = 5, warp_sigma: float = 0.2) -> dict:
+                              max_segments: int = 5, warp_sigma: float = 0.2,
+                              min_steps: int = 0) -> dict:
     """Synthetic IMU windows (synthetic.py): pre-train LWA-lite and rotation-augmented SimCLR
     (uniform 3-D rotation of the accelerometer and gyroscope triplets, then the usual
     augmentations) on ``n_train`` unlabelled windows; the logistic probe sees the labels of a
@@ -370,7 +378,7 @@ def fp_orientation_invariance(*, seed: int, device: str = "cpu", n_train: int = 
     _checked(seed, device, {"n_train": (n_train, 50), "n_test": (n_test, 10),
                             "epochs": (epochs, 1), "batch": (batch, 4), "width": (width, 4),
                             "blocks": (blocks, 1), "n_scales": (n_scales, 1),
-                            "max_segments": (max_segments, 1)},
+                            "max_segments": (max_segments, 1), "min_steps": (min_steps, 0)},
              {"lr": lr, "tau": tau, "label_frac": label_frac})
     require(label_frac <= 1, "label_frac", "must be <= 1", label_frac)
     rng = numpy_rng(seed, "imu")
@@ -388,7 +396,7 @@ def fp_orientation_invariance(*, seed: int, device: str = "cpu", n_train: int = 
     lab = stratified_subset(ytr, max(5, int(round(label_frac * n_train))), seed=0)
     static = yte < 3
     scales = default_scales(xtr.shape[-1], n_scales)
-    train_kw = dict(epochs=epochs, batch=batch, lr=lr, tau=tau)
+    train_kw = dict(epochs=epochs, batch=batch, lr=lr, tau=tau, min_steps=min_steps)
     aug = dict(jitter_sigma=jitter_sigma, scale_sigma=scale_sigma, max_segments=max_segments,
                warp_sigma=warp_sigma, rotate=True)
     out = {}
@@ -417,13 +425,18 @@ def fp_orientation_invariance(*, seed: int, device: str = "cpu", n_train: int = 
         probe("lwa", f_tr, f_te[:n_test])
         invariance("lwa", f_tr, f_te)
         uf_tr, uf_te = info["untrained_features"]
+        probe("lwa_untrained", uf_tr, uf_te[:n_test])
         invariance("lwa_untrained", uf_tr, uf_te)
-        s_untrained, trained, _ = _simclr_run(seed, 6, to_torch(xtr), to_torch(x_all), width,
-                                              blocks, train_kw, aug)
+        s_untrained, trained, s_info = _simclr_run(seed, 6, to_torch(xtr), to_torch(x_all),
+                                                   width, blocks, train_kw, aug)
         probe("simclr_rot", trained[0], trained[1][:n_test])
+        probe("simclr_untrained", s_untrained[0], s_untrained[1][:n_test])
         invariance("simclr_rot", *trained)
         invariance("simclr_untrained", *s_untrained)
         out["lwa_ntx_final"], out["lwa_ntx_chance"] = info["ntx_final"], info["ntx_chance"]
+        out["simclr_ntx_final"], out["simclr_ntx_chance"] = (s_info["loss_final"],
+                                                             s_info["ntx_chance"])
+        out["steps"] = info["steps"]
     out["static_gain_pp"] = out["static_acc_lwa"] - out["static_acc_simclr_rot"]
     out["gain_pp"] = out["acc_lwa"] - out["acc_simclr_rot"]
     return out
@@ -436,15 +449,20 @@ TASKS = {"pulse": pulse_train, "burst": gabor_burst}
 def fp_views_ablation(*, seed: int, device: str = "cpu", task: str, n_train: int = 800,
                       n_test: int = 400, epochs: int = 15, batch: int = 128, lr: float = 3e-3,
                       tau: float = 0.15, width: int = 32, blocks: int = 4,
-                      n_scales: int = 16) -> dict:
+                      n_scales: int = 16, min_steps: int = 0, segments: int = 0) -> dict:
     """LWA-lite with both frame views (full), without the orthonormal basis (no_ob: x and
     the wavelet view) and without the overcomplete frame (no_of: x and the Fourier view), on
     a periodic (``pulse``) or transient (``burst``) synthetic task (synthetic.py): test
-    accuracy (%) of the logistic probe on each variant's inference feature. The variants
-    share the initialisation of the parts they keep and the training batches' order."""
+    accuracy (%) of the logistic probe on each variant's inference feature, and on the same
+    feature of the full model at its initialisation (the matched control). The variants
+    share the initialisation of the parts they keep and the training batches' order.
+    ``segments`` > 0 reads the feature out per time stretch (``LWA.segment_features``), so a
+    burst's position in the window survives the readout (issue 16); 0 pools over the window
+    as the paper does. ``ntx_below_chance_<variant>``: chance minus the last epoch's NT-Xent."""
     _checked(seed, device, {"n_train": (n_train, 20), "n_test": (n_test, 10),
                             "epochs": (epochs, 1), "batch": (batch, 4), "width": (width, 4),
-                            "blocks": (blocks, 1), "n_scales": (n_scales, 1)},
+                            "blocks": (blocks, 1), "n_scales": (n_scales, 1),
+                            "min_steps": (min_steps, 0), "segments": (segments, 0)},
              {"lr": lr, "tau": tau})
     require(task in TASKS, "task", f"must be one of {tuple(TASKS)}", task)
     rng = numpy_rng(seed, f"task-{task}")
@@ -452,16 +470,23 @@ def fp_views_ablation(*, seed: int, device: str = "cpu", task: str, n_train: int
     xte, yte = TASKS[task](n_test, rng)
     xtr, xte = znormalise(xtr), znormalise(xte)
     scales = default_scales(xtr.shape[-1], n_scales)
-    train_kw = dict(epochs=epochs, batch=batch, lr=lr, tau=tau)
+    train_kw = dict(epochs=epochs, batch=batch, lr=lr, tau=tau, min_steps=min_steps)
     out = {}
     with single_cpu_thread(device), threadpool_limits(1):
         v_tr, v_te = _views(xtr, scales), _views(xte, scales)
         out["acc_raw"] = _probe(xtr, ytr, xte, yte, seed)
         for name, views in (("full", ("F", "W")), ("no_ob", ("W",)), ("no_of", ("F",))):
-            _, _, (f_tr, f_te), _ = _lwa_run(seed, 1, len(scales), v_tr, v_te, width, blocks,
-                                             train_kw, views)
+            _, _, (f_tr, f_te), info = _lwa_run(seed, 1, len(scales), v_tr, v_te, width,
+                                                blocks, train_kw, views, segments)
             out[f"acc_{name}"] = _probe(f_tr, ytr, f_te, yte, seed)
+            out[f"ntx_below_chance_{name}"] = info["ntx_chance"] - info["ntx_final"]
+            if name == "full":
+                u_tr, u_te = info["untrained_features"]
+                out["acc_full_untrained"] = _probe(u_tr, ytr, u_te, yte, seed)
+                out["steps"] = info["steps"]
     out["best_ablation"] = max(out["acc_no_ob"], out["acc_no_of"])
+    out["ntx_below_chance_min"] = min(out[f"ntx_below_chance_{n}"]
+                                      for n in ("full", "no_ob", "no_of"))
     return out
 
 

@@ -61,6 +61,17 @@ class Encoder1d(nn.Module):
         h = h.mean(-1) if self.pool is None else self.pool(h).squeeze(-1)
         return self.head(h)
 
+    def segments(self, x, k: int) -> torch.Tensor:
+        """Time-resolved readout (issue 16), (B, k, out_dim): the head applied to the average
+        of each of ``k`` consecutive stretches of the last feature map, so that *where* in
+        the window something happens survives. k = 1 is ``forward``; the head is linear, so
+        the average of the k outputs is ``forward`` whenever the stretches are equally long."""
+        if self.pool is not None:
+            raise ValueError("segments() needs the average-pooled encoder (length=None)")
+        h = self.blocks(self.stem(x))
+        return torch.stack([self.head(part.mean(-1))
+                            for part in torch.tensor_split(h, k, dim=-1)], dim=1)
+
 
 class FourierEncoder(nn.Module):
     """Separate branches for magnitude and phase over ``bins`` frequency bins, each ending
@@ -127,3 +138,10 @@ class LWA(nn.Module):
         an ablated view's part is left out)."""
         maps = {"F": self.phi_h_F, "W": self.phi_h_W}
         return torch.cat([h_t] + [maps[v](h_t) for v in self.views], dim=1)
+
+    def segment_features(self, x, k: int) -> torch.Tensor:
+        """The inference feature read out per time stretch (``Encoder1d.segments``):
+        [h_t^s, Phi_F(h_t^s), Phi_W(h_t^s)] for each of ``k`` stretches s, concatenated,
+        (B, k * feature_dim). Ours, not the paper's: its feature pools over the window."""
+        h = self.f_t.segments(x, k)
+        return self.features(h.reshape(-1, h.shape[-1])).reshape(len(x), -1)

@@ -265,3 +265,32 @@ def test_lwa_view_ablation_drops_terms():
     assert model.f_F.mag.head.weight.grad is None and model.f_W.head.weight.grad is not None
     with pytest.raises(ValueError, match="views"):
         LWA(1, 2, views=("Q",))
+
+
+def test_segment_readout_averages_to_the_pooled_feature_and_keeps_position():
+    """Issue 16: the per-stretch readout's average is the pooled h_t (linear head, equal
+    stretches), and unlike the pooled h_t it tells a bump at the start from one at the end."""
+    torch.manual_seed(0)
+    lwa = LWA(1, 4, width=8, blocks=2, bins=101).eval()
+    x = torch.randn(6, 1, 200)
+    with torch.no_grad():
+        seg = lwa.f_t.segments(x, 4)  # 200 -> 100 positions: 4 stretches of 25
+        assert torch.allclose(seg.mean(1), lwa.f_t(x), atol=1e-5)
+        feats = lwa.segment_features(x, 4)
+        assert feats.shape == (6, 4 * 3 * 128)
+        bump = torch.zeros(2, 1, 200)
+        bump[0, 0, 20:40] = 5.0
+        bump[1, 0, 160:180] = 5.0
+        moved = lwa.segment_features(bump, 4)
+        assert not torch.allclose(moved[0], moved[1], atol=1e-3)
+
+
+def test_views_ablation_reports_its_preconditions():
+    from methods.frame_proj.experiments import fp_views_ablation
+
+    out = fp_views_ablation(seed=3, task="burst", n_train=40, n_test=20, epochs=1, width=4,
+                            blocks=1, n_scales=2, segments=3)
+    for k in ("acc_full", "acc_full_untrained", "ntx_below_chance_full",
+              "ntx_below_chance_min", "best_ablation"):
+        assert np.isfinite(out[k]), k
+    assert out["ntx_below_chance_min"] <= out["ntx_below_chance_full"]
