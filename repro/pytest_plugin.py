@@ -94,7 +94,6 @@ class ClaimItem(pytest.Item):
         from .runner import run_claim
 
         scale = self.config.getoption("--repro-scale")
-        _share_cores_with_other_workers()
         with tempfile.TemporaryDirectory(prefix=f"repro-{self.path.stem}-",
                                          ignore_cleanup_errors=True) as d:
             tmp = Path(d)
