@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import UsageError
@@ -78,10 +79,13 @@ def limit_threads(threads: int) -> None:
 
 
 def die_with_parent(parent_pid: int) -> None:
-    """Have the kernel SIGKILL this worker when the driver dies (Linux ``PR_SET_PDEATHSIG``):
-    a driver killed by SIGKILL or SIGTERM (CI cancellation, ``timeout``, SLURM pre-emption)
-    runs no cleanup, and its workers (hundreds of MB each) would live on, reparented to
-    init. Elsewhere the pool's own shutdown is all there is."""
+    """Have the kernel SIGKILL this process when its parent dies (Linux
+    ``PR_SET_PDEATHSIG``): a driver killed by SIGKILL or SIGTERM (CI cancellation,
+    ``timeout``, SLURM pre-emption) runs no cleanup, and its workers (hundreds of MB each)
+    would live on, reparented to init. The fork server sets it against the driver and each
+    worker against the server, so the kernel takes down the whole tree. ``parent_pid`` is
+    the parent this process must have; if it is already gone, exit now. Elsewhere the
+    pool's own shutdown is all there is."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes
@@ -92,16 +96,79 @@ def die_with_parent(parent_pid: int) -> None:
         libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # pragma: no cover - no prctl: nothing to set
         return
-    if os.getppid() != parent_pid:  # the driver died before the flag was set
+    if os.getppid() != parent_pid:  # the parent died before the flag was set
         os._exit(1)
+
+
+# The fork server the local pool's workers are forked from (see repro/worker_preload.py):
+# started once per driver process, as early as a run knows it will need workers, so its
+# imports overlap the driver's own.
+SERVER_PARENT_ENV = "REPRO_FORK_SERVER_PARENT"
+SERVER_PRELOAD = ["repro.worker_preload"]
+_server: tuple[int, tuple] | None = None  # (pid, the sources it imported)
+
+
+def _source_stamp() -> tuple:
+    """(path, mtime, size) of every source file of ``repro`` and ``methods``: a server that
+    imported other sources than those on disk now must not fork workers, or a unit would
+    run old code under a cache key made from the new."""
+    import importlib.util
+
+    out = []
+    for name in ("repro", "methods"):
+        spec = importlib.util.find_spec(name)
+        for root in (spec.submodule_search_locations or []) if spec else []:
+            for f in sorted(Path(root).rglob("*.py")):
+                st = f.stat()
+                out.append((str(f), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def start_fork_server() -> int | None:
+    """Make sure the workers' fork server runs; returns its pid at once (it imports in the
+    background), or None where the platform has no fork server."""
+    global _server
+    if "forkserver" not in mp.get_all_start_methods():
+        return None
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    mp.get_context("forkserver").set_forkserver_preload(SERVER_PRELOAD)
+    stamp = _source_stamp()
+    os.environ[SERVER_PARENT_ENV] = str(os.getpid())
+    try:
+        server.ensure_running()  # a no-op while it is alive
+    finally:
+        os.environ.pop(SERVER_PARENT_ENV, None)
+    pid = server._forkserver_pid
+    if _server is None or _server[0] != pid:
+        _server = (pid, stamp)
+    return pid
+
+
+def _worker_context() -> tuple[Any, int]:
+    """The multiprocessing context for a new pool, and the pid its workers' parent has:
+    the fork server while it runs the sources on disk, else (another platform, or code
+    edited since it started) spawn, whose workers import everything afresh."""
+    pid = start_fork_server()
+    if pid is not None and _server is not None and _server[1] == _source_stamp():
+        return mp.get_context("forkserver"), pid
+    return mp.get_context("spawn"), os.getpid()
 
 
 _started_queue: Any = None  # in a worker: where it announces each unit it starts
 
 
-def init_worker(threads: int, parent_pid: int, started: Any = None) -> None:
+def init_worker(threads: int, parent_pid: int, started: Any = None,
+                environ: dict[str, str] | None = None) -> None:
+    """Set up a pool worker: die with its parent, take the driver's environment as it is
+    now (a forked worker has the server's, from when it started: a changed
+    ``REPRO_DATA_DIR`` must reach the unit), and use ``threads`` threads."""
     global _started_queue
     die_with_parent(parent_pid)
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
     limit_threads(threads)
     _started_queue = started
 
@@ -122,7 +189,10 @@ KILL_GRACE_S = 10.0
 
 
 class ProcessExecutor:
-    """A local pool of ``jobs`` spawned processes (spawn: safe with torch's threads).
+    """A local pool of ``jobs`` worker processes, forked from the fork server (each starts
+    with torch and the methods packages imported; see :mod:`repro.worker_preload`), or
+    spawned where there is none (spawn, never a plain fork of the driver: safe with
+    torch's threads).
 
     At most ``jobs`` units are in the pool at a time, so each one's time limit runs from
     when it starts. When a worker dies (killed, out of memory), the pool breaks and every
@@ -141,11 +211,12 @@ class ProcessExecutor:
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        ctx = mp.get_context("spawn")
+        ctx, parent = _worker_context()
         self.started = ctx.SimpleQueue()
         return ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx,
                                    initializer=init_worker,
-                                   initargs=(self.threads, os.getpid(), self.started))
+                                   initargs=(self.threads, parent, self.started,
+                                             dict(os.environ)))
 
     def _start_times(self) -> dict[int, float]:
         """Units that announced their start since the last look: index -> time.time()."""

@@ -17,7 +17,7 @@ from . import datafiles, provenance, registry
 from .cache import UnitCache, unit_key
 from .errors import ClaimError, Problem, UsageError
 from .evaluate import judge, verify_metrics, verify_plot_metrics
-from .executors import make_executor
+from .executors import make_executor, start_fork_server
 from .plan import Unit, plan
 from .progress import Progress
 from .records import RECORD_FORMAT
@@ -114,6 +114,8 @@ def run_claim(path: str | Path, scale: str = "default", *, seeds: int | None = N
     """
     t_start = time.perf_counter()
     load_start = provenance.load_average()
+    if executor == "local" and jobs > 1:
+        start_fork_server()  # its imports overlap this process's reading and planning
     claim, n, n_max = preflight(path, scale, seeds=seeds, until_decided=until_decided,
                                 max_seeds=max_seeds)
     timeout_s = timeout_s if timeout_s is not None else claim.timeout_for(scale)

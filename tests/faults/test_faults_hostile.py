@@ -131,6 +131,18 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid``: its children and theirs (local pool workers are the
+    fork server's children, not the driver's)."""
+    out, todo = set(), [pid]
+    while todo:
+        for k in _children(todo.pop()):
+            if k not in out:
+                out.add(k)
+                todo.append(k)
+    return out
+
+
 def _alive(pid: int) -> bool:
     try:
         st = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -152,14 +164,14 @@ def test_killed_driver_leaves_no_workers(ws, sig):
     try:
         deadline = time.time() + 90
         kids: list[int] = []
-        while time.time() < deadline:  # the resource tracker and both workers
-            kids = _children(drv.pid)
-            if len(kids) >= 3:
+        while time.time() < deadline:  # the resource tracker, the fork server, both workers
+            kids = _descendants(drv.pid)
+            if len(kids) >= 4:
                 break
             time.sleep(0.5)
-        assert len(kids) >= 3, f"workers never started: {kids}"
+        assert len(kids) >= 4, f"workers never started: {kids}"
         time.sleep(2)  # workers past their start-up, running units
-        kids = _children(drv.pid)
+        kids = _descendants(drv.pid)
         drv.send_signal(sig)
         drv.wait(timeout=30)
         deadline = time.time() + 10

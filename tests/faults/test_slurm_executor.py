@@ -18,7 +18,7 @@ import pytest
 from repro.errors import UsageError
 from repro.executors_slurm import parse_cli_options, slurm_options
 
-from .test_faults_hostile import _alive, _children, seed_of
+from .test_faults_hostile import _alive, _descendants, seed_of
 from .test_faults_workers import UNITS, crash_claim
 
 pytest.importorskip("submitit", reason='submitit is an extra: pip install -e ".[slurm]"')
@@ -51,16 +51,6 @@ def test_dead_job_is_retried_once_then_an_error(ws, tmp_path, crashes, status):
         err = next(u["error"] for u in units if u["seed"] == victim)
         assert "worker lost mid-unit on 2 attempt(s)" in err and "ended without a result" in err
         assert res.verdict == "error"
-
-
-def _descendants(pid: int) -> set[int]:
-    out, todo = set(), [pid]
-    while todo:
-        for k in _children(todo.pop()):
-            if k not in out:
-                out.add(k)
-                todo.append(k)
-    return out
 
 
 def _driver(ws, claim: Path, folder: Path, *extra: str) -> subprocess.Popen:
