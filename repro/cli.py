@@ -128,6 +128,10 @@ def run(claims: list[str] = typer.Argument(..., help="claim files or claim ids")
         raise typer.Exit(EXIT_BAD)
     from .runner import preflight
 
+    if executor == "local" and jobs > 1:
+        from .executors import start_fork_server
+
+        start_fork_server()  # the workers' imports, beside the validation's below
     # every claim on the command line is validated before any runs: a typo in the last one
     # must not cost (and half-write) the first ones
     try:
