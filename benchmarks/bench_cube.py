@@ -440,7 +440,8 @@ def markdown(res) -> str:
               + ", ".join(f"{k.replace('_solved_after_inverse', '')} {'ok' if v else 'FAILED'}"
                           for k, v in s.items()) + ".",
               "", "## Full 2x2x2 breadth-first enumeration (goal < 60 s)", "",
-              "Wall times on a shared machine; CPU time of the process beside them. Bound: a "
+              f"Wall times{' on a busy machine' if busy else ''}; CPU time of the process "
+              "beside them. Bound: a "
               "bandwidth lower bound for any frontier BFS over the 3,674,160 indices: per "
               f"(state, move) write the neighbour's index and read it back (uint32, 4 + 4 B) and "
               f"read its distance byte (1 B), per state read it from the frontier and write its "
