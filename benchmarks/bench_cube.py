@@ -60,6 +60,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                      + ")") from exc
 
 NAMES = cube.MOVE_NAMES
+BUSY_LOAD = 1.0  # 1-min load at the start above which the page warns of a busy machine
 
 
 def git_state() -> dict:
@@ -373,6 +374,8 @@ def _moves_table(r, title) -> list[str]:
 def markdown(res) -> str:
     p, cfg, mv = res["provenance"], res["config"], res["moves"]
     lib = mv["libraries"]
+    # another job held at least one of the cores before this run started
+    busy = p["loadavg_start"][0] > BUSY_LOAD
     lines = [
         "# Cube benchmark: batched moves, 2x2x2 BFS, search throughput",
         "",
@@ -380,14 +383,18 @@ def markdown(res) -> str:
         "",
         f"numpy {p['numpy']}, numba {p['numba']}, torch {p['torch']}, magiccube "
         f"{p['magiccube']}, pycuber {p['pycuber']}, Python {p['python']}; CPU: {p['cpu_model']} "
-        f"({p['logical_cpus']} logical CPUs, shared with other jobs); torch threads "
+        f"({p['logical_cpus']} logical CPUs); torch threads "
         f"{p['torch_threads']}; git {p['git']['commit']}.",
         "",
-        f"**Loaded machine**: 1-min load average {p['loadavg_start'][0]} at the start, "
+        f"{'**Loaded machine**: ' if busy else 'Load: '}1-min load average "
+        f"{p['loadavg_start'][0]} at the start, "
         f"{mv['loadavg_before'][0]} / {mv['loadavg_after'][0]} around the move measurements, "
-        f"{p['loadavg_end'][0]} at the end (2 cores shared with other jobs). Absolute rates "
-        "are from a busy machine, the two-thread ones most of all (the second thread competes "
-        "for a busy core); the ratios within one run (ours / bound, new / old) are what count.",
+        f"{p['loadavg_end'][0]} at the end (the benchmark itself holds one core, two in the "
+        "two-thread rows)."
+        + (" Other work held a core when it began: absolute rates are from a busy machine, "
+           "the two-thread ones most of all (the second thread competes for a busy core); "
+           "the ratios within one run (ours / bound, new / old) are what count."
+           if busy else ""),
         "",
         f"## 3x3x3 quarter turns per second (median of {cfg['repeats']} / "
         f"{cfg['large_repeats']} interleaved repeats)",
@@ -433,7 +440,8 @@ def markdown(res) -> str:
               + ", ".join(f"{k.replace('_solved_after_inverse', '')} {'ok' if v else 'FAILED'}"
                           for k, v in s.items()) + ".",
               "", "## Full 2x2x2 breadth-first enumeration (goal < 60 s)", "",
-              "Wall times on a shared machine; CPU time of the process beside them. Bound: a "
+              f"Wall times{' on a busy machine' if busy else ''}; CPU time of the process "
+              "beside them. Bound: a "
               "bandwidth lower bound for any frontier BFS over the 3,674,160 indices: per "
               f"(state, move) write the neighbour's index and read it back (uint32, 4 + 4 B) and "
               f"read its distance byte (1 B), per state read it from the frontier and write its "

@@ -213,7 +213,10 @@ def git_state() -> dict:
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    return {"commit": run("rev-parse", "HEAD") or None, "dirty": bool(run("status", "--porcelain"))}
+    # dirty = code differs from the commit; result files (results/, where the other
+    # benchmarks and runs write) do not count, as in repro.provenance
+    dirty = run("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
+    return {"commit": run("rev-parse", "HEAD") or None, "dirty": bool(dirty)}
 
 
 # ---- memory: one forward + backward in a fresh process ---------------------------------------
