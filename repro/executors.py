@@ -132,7 +132,11 @@ def start_fork_server() -> int | None:
         return None
     from multiprocessing import forkserver
 
-    server = forkserver._forkserver
+    # the server's pid is private to CPython (checked on 3.11-3.13); without it the
+    # workers' parent cannot be checked, so the pool spawns instead
+    server = getattr(forkserver, "_forkserver", None)
+    if server is None or not hasattr(server, "_forkserver_pid"):
+        return None
     mp.get_context("forkserver").set_forkserver_preload(SERVER_PRELOAD)
     stamp = _source_stamp()
     os.environ[SERVER_PARENT_ENV] = str(os.getpid())
@@ -141,6 +145,8 @@ def start_fork_server() -> int | None:
     finally:
         os.environ.pop(SERVER_PARENT_ENV, None)
     pid = server._forkserver_pid
+    if pid is None:
+        return None
     if _server is None or _server[0] != pid:
         _server = (pid, stamp)
     return pid

@@ -44,3 +44,16 @@ def test_a_unit_sees_the_drivers_environment_now(ws, tmp_path, monkeypatch):
     assert [u["status"] for u in res.record["units"]] == ["ok"] * 3, \
         [u.get("error") for u in res.record["units"]]
     assert [u["metrics"]["x"] for u in res.record["units"]] == [3.0] * 3
+
+
+def test_no_server_pid_falls_back_to_spawn(monkeypatch):
+    """Without CPython's private pid attribute the workers' parent cannot be checked."""
+    from multiprocessing import forkserver
+
+    class NoPid:
+        pass
+
+    monkeypatch.setattr(forkserver, "_forkserver", NoPid())
+    assert executors.start_fork_server() is None
+    ctx, parent = executors._worker_context()
+    assert ctx.get_start_method() == "spawn" and parent == os.getpid()
