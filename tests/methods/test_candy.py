@@ -501,7 +501,7 @@ def test_prediction_loss_k0_option_and_l2_term():
     )
     a = _train(model, ss, epochs=1, lr=1e-12, l2=0.0)
     b = _train(model, ss, epochs=1, lr=1e-12, l2=0.3)
-    assert b[0] - a[0] == pytest.approx(0.3 * float(norms), rel=1e-4)
+    assert b[0] - a[0] == pytest.approx(0.3 * float(norms.detach()), rel=1e-4)
 
 
 def test_step_lr_schedule_and_clip_modes():
